@@ -1,0 +1,42 @@
+// The typed, frozen configuration that `loadConfig` returns. The YAML keys
+// are snake_case (see README "Configuration"); these are their parsed forms.
+import type { JailPolicy, Millis } from '../../ledger/rules/types.js'
+
+export type Protocol = 'tcp' | 'udp'
+
+export type JailConfig = Readonly<{
+  name: string
+  /** Failure filter: a built-in name (e.g. `sshd`). */
+  filter: string
+  /** Success filter (R3, R7, R8), or null when the jail has none. */
+  successFilter: string | null
+  /** Absolute paths (relative ones are resolved against the config file's folder). */
+  logpath: readonly string[]
+  ports: readonly number[]
+  protocol: Protocol
+  /** Extra ignore entries for this jail only, added to the global ones. */
+  ignoreip: readonly string[]
+  policy: JailPolicy
+}>
+
+export type WatcherConfig = Readonly<{
+  /** Longer lines are cut to this many bytes before any filter runs. */
+  maxLineBytes: number
+  /** How often files are checked for growth and rotation. */
+  pollInterval: Millis
+}>
+
+export type Config = Readonly<{
+  /** Absolute path of the file this was read from. */
+  path: string
+  /** Absolute; holds the ledger and every other piece of local state. */
+  dataDir: string
+  /** This host's name on events it publishes. */
+  host: string
+  ignoreip: readonly string[]
+  /** Never ban this host's own addresses (R9). */
+  ignoreSelf: boolean
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  watcher: WatcherConfig
+  jails: readonly JailConfig[]
+}>
