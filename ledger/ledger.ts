@@ -1,0 +1,279 @@
+// The ledger: the single writer of the event log. Inputs are decided by the
+// pure rules, appended with the projection rows they change in one synced
+// LevelDB batch (group commit), and only then acknowledged and published as
+// decisions. The current projection is kept in memory, loaded at open.
+import { encodeEntry, encodeState } from '../proto/wire.js'
+import type { RulesContext } from './rules/context.js'
+import { decide, decideTick, type DueState } from './rules/decide.js'
+import { decisionsOf } from './rules/decisions.js'
+import { evolve } from './rules/evolve.js'
+import { nextDue } from './rules/lifecycle.js'
+import type { AddressState, Ban, Decision, DomainEvent, LedgerEntry, LedgerInput, Millis } from './rules/types.js'
+import { DueIndex } from './store/due-index.js'
+import { LedgerStore, splitStateKey, stateKey, type StateWrite } from './store/ledger-store.js'
+
+export type SubmitResult = Readonly<{
+  /** The entry this input was stored as (earlier, for a duplicate); 0 when it changed nothing and was not stored. */
+  seq: number
+  duplicate: boolean
+  events: readonly DomainEvent[]
+}>
+
+export type ActiveBan = Readonly<{ jail: string; ip: string } & Ban>
+
+/** Called after each synced batch with what it appended. Must not throw. */
+export type CommitListener = (entries: readonly LedgerEntry[], decisions: readonly Decision[]) => void
+
+export type LedgerOptions = Readonly<{
+  dir: string
+  rules: RulesContext
+  /** Most inputs per synced batch. */
+  maxBatch?: number
+}>
+
+type Pending = { input: LedgerInput; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }
+
+/** The ledger failed to write and stopped accepting inputs; restart it. */
+export class LedgerFailedError extends Error {
+  readonly code = 'BANLEDGER_LEDGER_FAILED'
+  override readonly name = 'LedgerFailedError'
+}
+
+export class Ledger {
+  readonly #store: LedgerStore
+  readonly #rules: RulesContext
+  readonly #maxBatch: number
+  readonly #states = new Map<string, AddressState>()
+  readonly #bans = new Map<string, ActiveBan>()
+  readonly #due = new DueIndex()
+  /** The earliest due time each key has in #due, so the heap holds about one entry per key. */
+  readonly #dueAt = new Map<string, Millis>()
+  readonly #listeners = new Set<CommitListener>()
+  #seq = 0
+  #queue: Pending[] = []
+  #writing: Promise<void> | null = null
+  #failed: Error | null = null
+  #closed = false
+
+  private constructor(store: LedgerStore, rules: RulesContext, maxBatch: number) {
+    this.#store = store
+    this.#rules = rules
+    this.#maxBatch = maxBatch
+  }
+
+  /** Opens the ledger in `dir` and loads its projection. */
+  static async open(opts: LedgerOptions): Promise<Ledger> {
+    const store = await LedgerStore.open(opts.dir)
+    const ledger = new Ledger(store, opts.rules, opts.maxBatch ?? 2000)
+    try {
+      ledger.#seq = await store.lastSeq()
+      for await (const rows of store.states()) {
+        for (const [key, state] of rows) ledger.#track(key, state)
+      }
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+    return ledger
+  }
+
+  get seq(): number {
+    return this.#seq
+  }
+
+  get store(): LedgerStore {
+    return this.#store
+  }
+
+  /** Number of (jail, address) pairs with state. */
+  get addresses(): number {
+    return this.#states.size
+  }
+
+  state(jail: string, ip: string): AddressState | undefined {
+    return this.#states.get(stateKey(jail, ip))
+  }
+
+  /** Bans in force at `now` (expired ones not yet ticked are left out). */
+  activeBans(now: Millis): ActiveBan[] {
+    const out: ActiveBan[] = []
+    for (const b of this.#bans.values()) if (b.until > now) out.push(b)
+    return out
+  }
+
+  /** When the next tick has something to do; undefined when nothing is due. */
+  nextDueAt(): Millis | undefined {
+    return this.#due.peek()
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /** Decides and durably appends `inputs`, in order. Resolves after the
+   *  synced write, one result per input; rejects only when the ledger failed
+   *  or is closed. */
+  submit(inputs: readonly LedgerInput[]): Promise<SubmitResult[]> {
+    if (this.#failed !== null) return Promise.reject(this.#failed)
+    if (this.#closed) return Promise.reject(new LedgerFailedError('the ledger is closed'))
+    const promises = inputs.map(input => new Promise<SubmitResult>((resolve, reject) => {
+      this.#queue.push({ input, resolve, reject })
+    }))
+    this.#kick()
+    return Promise.all(promises)
+  }
+
+  /** Appends the expiries and forgetting due at `now`. */
+  async tick(now: Millis): Promise<SubmitResult> {
+    const [r] = await this.submit([{ type: 'tick', at: now }])
+    return r as SubmitResult
+  }
+
+  /** Waits for queued inputs, then closes the store. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    while (this.#writing !== null) await this.#writing
+    await this.#store.close()
+  }
+
+  #kick(): void {
+    if (this.#writing !== null) return
+    this.#writing = this.#drain().finally(() => {
+      this.#writing = null
+      if (this.#queue.length > 0 && this.#failed === null) this.#kick()
+    })
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 && this.#failed === null) {
+      const batch = this.#queue.splice(0, this.#maxBatch)
+      try {
+        await this.#commit(batch)
+      } catch (err) {
+        this.#failed = new LedgerFailedError(`ledger write failed: ${(err as Error).message}`, { cause: err })
+        for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed)
+      }
+    }
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    // Idempotency: an id stored earlier, or earlier in this batch, is a duplicate.
+    const ids: string[] = []
+    for (const p of batch) if (p.input.type !== 'tick') ids.push(p.input.id)
+    const storedSeqs = await this.#store.seqsOf(ids)
+    const stored = new Map<string, number>()
+    ids.forEach((id, i) => {
+      const seq = storedSeqs[i]
+      if (seq !== undefined) stored.set(id, seq)
+    })
+
+    const overlay = new Map<string, AddressState | undefined>()
+    const view = (jail: string, ip: string): AddressState | undefined => {
+      const k = stateKey(jail, ip)
+      return overlay.has(k) ? overlay.get(k) : this.#states.get(k)
+    }
+    const popped: string[] = []
+    const entries: { entry: LedgerEntry; bytes: Uint8Array; id: string | null }[] = []
+    const results: SubmitResult[] = []
+    const batchIds = new Map<string, number>()
+    let seq = this.#seq
+
+    for (const { input } of batch) {
+      const id = input.type === 'tick' ? null : input.id
+      if (id !== null) {
+        const earlier = stored.get(id) ?? batchIds.get(id)
+        if (earlier !== undefined) {
+          results.push({ seq: earlier, duplicate: true, events: [] })
+          continue
+        }
+      }
+      let events: DomainEvent[]
+      if (input.type === 'tick') {
+        const keys = this.#due.popDue(input.at)
+        for (const key of keys) this.#dueAt.delete(key)
+        popped.push(...keys)
+        const due: DueState[] = []
+        for (const key of new Set(keys)) {
+          const { jail, ip } = splitStateKey(key)
+          const state = view(jail, ip)
+          if (state !== undefined) due.push({ jail, ip, state })
+        }
+        events = decideTick(input.at, due, this.#rules)
+      } else {
+        events = decide(input, view, this.#rules)
+      }
+      if (events.length === 0) {
+        results.push({ seq: 0, duplicate: false, events })
+        continue
+      }
+      for (const e of events) {
+        const k = stateKey(e.jail, e.ip)
+        overlay.set(k, evolve(view(e.jail, e.ip), [e]))
+      }
+      seq += 1
+      const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
+      entries.push({ entry, bytes: encodeEntry(entry), id })
+      if (id !== null) batchIds.set(id, seq)
+      results.push({ seq, duplicate: false, events })
+    }
+
+    if (entries.length > 0) {
+      const states: StateWrite[] = []
+      for (const [key, state] of overlay) states.push({ key, state: state === undefined ? null : encodeState(state) })
+      try {
+        await this.#store.append({ entries: entries.map(e => ({ seq: e.entry.seq, bytes: e.bytes, id: e.id })), states, lastSeq: seq })
+      } catch (err) {
+        for (const key of popped) this.#requeue(key)
+        throw err
+      }
+    }
+
+    this.#seq = seq
+    for (const [key, state] of overlay) {
+      if (state === undefined) this.#untrack(key)
+      else this.#track(key, state)
+    }
+    for (const key of popped) if (!overlay.has(key)) this.#requeue(key)
+    batch.forEach((p, i) => p.resolve(results[i] as SubmitResult))
+
+    if (entries.length > 0 && this.#listeners.size > 0) {
+      const appended = entries.map(e => e.entry)
+      const decisions = appended.flatMap(decisionsOf)
+      for (const l of this.#listeners) l(appended, decisions)
+    }
+  }
+
+  #policyOf(key: string) {
+    return this.#rules.policyFor(splitStateKey(key).jail) ?? this.#rules.fallbackPolicy
+  }
+
+  #track(key: string, state: AddressState): void {
+    this.#states.set(key, state)
+    this.#schedule(key, state)
+    if (state.ban === null) this.#bans.delete(key)
+    else this.#bans.set(key, { ...splitStateKey(key), ...state.ban })
+  }
+
+  #untrack(key: string): void {
+    this.#states.delete(key)
+    this.#bans.delete(key)
+    this.#dueAt.delete(key)
+  }
+
+  #requeue(key: string): void {
+    const state = this.#states.get(key)
+    if (state !== undefined) this.#schedule(key, state)
+  }
+
+  /** A key needs a heap entry only when it falls due earlier than the one it
+   *  has: the earlier entry pops first and re-schedules from the state then. */
+  #schedule(key: string, state: AddressState): void {
+    const due = nextDue(state, this.#policyOf(key))
+    const have = this.#dueAt.get(key)
+    if (have !== undefined && have <= due) return
+    this.#dueAt.set(key, due)
+    this.#due.push(due, key)
+  }
+}

@@ -1,0 +1,157 @@
+// The ledger's LevelDB layout. One process owns the directory (LevelDB's
+// lock); everything else goes through that process.
+//
+//   log/<seq, 16 zero-padded digits>  LedgerEntry   append-only; byte order = append order
+//   ids/<input id>                    <seq>         idempotency index
+//   state/<jail>/<ip>                 AddressState  projection rows
+//   meta/seq                          <seq>         last appended sequence
+//
+// An entry, its id and the projection rows it changes are written in one
+// batch, synced (group commit: one fsync per batch, never per event).
+import { Level } from 'level'
+import { decodeState } from '../../proto/wire.js'
+import type { AddressState } from '../rules/types.js'
+
+type Bytes = Uint8Array
+
+const SEQ_DIGITS = 16
+export const FORMAT_VERSION = '1'
+
+export const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0')
+export const stateKey = (jail: string, ip: string): string => `${jail}/${ip}`
+export function splitStateKey(key: string): { jail: string; ip: string } {
+  const slash = key.indexOf('/')
+  return { jail: key.slice(0, slash), ip: key.slice(slash + 1) }
+}
+
+/** The ledger directory is held by another process (usually the running service). */
+export class LedgerLockedError extends Error {
+  readonly code = 'BANLEDGER_LEDGER_LOCKED'
+  override readonly name = 'LedgerLockedError'
+}
+
+/** The stored ledger is not one this version can read. */
+export class LedgerFormatError extends Error {
+  readonly code = 'BANLEDGER_LEDGER_FORMAT'
+  override readonly name = 'LedgerFormatError'
+}
+
+export type StateWrite = Readonly<{ key: string; state: Bytes | null }>
+export type AppendBatch = Readonly<{
+  entries: readonly { seq: number; bytes: Bytes; id: string | null }[]
+  states: readonly StateWrite[]
+  lastSeq: number
+}>
+
+export class LedgerStore {
+  readonly dir: string
+  readonly #db: Level<string, Bytes>
+  readonly #log
+  readonly #ids
+  readonly #state
+  readonly #meta
+  #closed = false
+
+  private constructor(dir: string, db: Level<string, Bytes>) {
+    this.dir = dir
+    this.#db = db
+    const opts = { valueEncoding: 'view' } as const
+    this.#log = db.sublevel<string, Bytes>('log', opts)
+    this.#ids = db.sublevel<string, Bytes>('ids', opts)
+    this.#state = db.sublevel<string, Bytes>('state', opts)
+    this.#meta = db.sublevel<string, Bytes>('meta', opts)
+  }
+
+  /** Opens (creating) the ledger in `dir`. Rejects with LedgerLockedError when
+   *  another process holds it. */
+  static async open(dir: string): Promise<LedgerStore> {
+    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') {
+        throw new LedgerLockedError(`the ledger in ${dir} is held by another process (is the service running?)`, { cause: err })
+      }
+      throw err
+    }
+    const store = new LedgerStore(dir, db)
+    const format = await store.#meta.get('format')
+    if (format === undefined) {
+      await store.#meta.put('format', new TextEncoder().encode(FORMAT_VERSION))
+    } else if (new TextDecoder().decode(format) !== FORMAT_VERSION) {
+      await db.close()
+      throw new LedgerFormatError(`the ledger in ${dir} has format ${new TextDecoder().decode(format)}; this banledger reads format ${FORMAT_VERSION}`)
+    }
+    return store
+  }
+
+  async lastSeq(): Promise<number> {
+    const v = await this.#meta.get('seq')
+    return v === undefined ? 0 : Number(new TextDecoder().decode(v))
+  }
+
+  /** The sequences under which these ids were stored; undefined for new ones. */
+  async seqsOf(ids: readonly string[]): Promise<(number | undefined)[]> {
+    if (ids.length === 0) return []
+    const found = await this.#ids.getMany([...ids])
+    return found.map(v => (v === undefined ? undefined : Number(new TextDecoder().decode(v))))
+  }
+
+  /** Appends entries and their projection rows in one synced batch. */
+  async append(batch: AppendBatch): Promise<void> {
+    const enc = new TextEncoder()
+    const b = this.#db.batch()
+    for (const e of batch.entries) {
+      b.put(seqKey(e.seq), e.bytes, { sublevel: this.#log })
+      if (e.id !== null) b.put(e.id, enc.encode(String(e.seq)), { sublevel: this.#ids })
+    }
+    for (const s of batch.states) {
+      if (s.state === null) b.del(s.key, { sublevel: this.#state })
+      else b.put(s.key, s.state, { sublevel: this.#state })
+    }
+    b.put('seq', enc.encode(String(batch.lastSeq)), { sublevel: this.#meta })
+    await b.write({ sync: true })
+  }
+
+  /** Every projection row, in key order, in chunks. */
+  async *states(chunk = 1000): AsyncGenerator<[string, AddressState][]> {
+    for await (const rows of this.rawStates(chunk)) {
+      yield rows.map(([k, v]) => [k, decodeState(v)])
+    }
+  }
+
+  async *rawStates(chunk = 1000): AsyncGenerator<[string, Bytes][]> {
+    const it = this.#state.iterator()
+    try {
+      while (true) {
+        const rows = await it.nextv(chunk)
+        if (rows.length === 0) return
+        yield rows
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
+  /** Raw log entries with seq >= `fromSeq`, in append order, in chunks. */
+  async *log(fromSeq = 1, chunk = 1000): AsyncGenerator<[string, Bytes][]> {
+    const it = this.#log.iterator({ gte: seqKey(fromSeq) })
+    try {
+      while (true) {
+        const rows = await it.nextv(chunk)
+        if (rows.length === 0) return
+        yield rows
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#db.close()
+  }
+}

@@ -1,0 +1,270 @@
+// The edge between domain types (ledger/rules/types.ts) and the protobuf
+// messages of banledger.proto. Domain code never sees a protobuf object.
+//
+// 64-bit integers: protobufjs' Long support is switched off, so int64/uint64
+// decode to plain numbers; `num` refuses any that is not a safe integer.
+import { readFileSync } from 'node:fs'
+import protobuf from 'protobufjs'
+import type {
+  AddressState, Ban, BanReason, Decision, DecisionReason, DomainEvent,
+  FailureOutcome, LedgerEntry, LedgerInput, LiftReason,
+} from '../ledger/rules/types.js'
+
+protobuf.util.Long = null as unknown as typeof protobuf.util.Long
+protobuf.configure()
+
+const protoText = readFileSync(new URL('./banledger.proto', import.meta.url), 'utf8')
+const root = protobuf.parse(protoText, { keepCase: false }).root
+
+const type = (name: string): protobuf.Type => root.lookupType(`banledger.v1.${name}`)
+export const wireTypes = {
+  LogEvent: type('LogEvent'),
+  LedgerInput: type('LedgerInput'),
+  LedgerEntry: type('LedgerEntry'),
+  AddressState: type('AddressState'),
+  Decision: type('Decision'),
+  BanSnapshot: type('BanSnapshot'),
+  BanDelta: type('BanDelta'),
+  ControlRequest: type('ControlRequest'),
+  ControlResponse: type('ControlResponse'),
+} as const
+
+/** A stored or received message that cannot be what it claims to be. */
+export class WireError extends Error {
+  readonly code = 'BANLEDGER_WIRE_INVALID'
+  override readonly name = 'WireError'
+}
+
+type Msg = Record<string, unknown>
+
+function num(m: Msg, field: string): number {
+  const v = m[field]
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new WireError(`${field}: not a safe integer`)
+  return v
+}
+function str(m: Msg, field: string): string {
+  const v = m[field]
+  if (typeof v !== 'string') throw new WireError(`${field}: not a string`)
+  return v
+}
+function sub(m: Msg, field: string): Msg {
+  const v = m[field]
+  if (v === null || typeof v !== 'object') throw new WireError(`${field}: missing`)
+  return v as Msg
+}
+
+/** A two-way map between a domain string union and a protobuf enum. */
+function enumMap<T extends string>(pairs: Record<T, number>, what: string) {
+  const back = new Map<number, T>()
+  for (const [k, v] of Object.entries(pairs) as [T, number][]) back.set(v, k)
+  return {
+    to: (v: T): number => pairs[v],
+    from: (n: unknown): T => {
+      const v = back.get(n as number)
+      if (v === undefined) throw new WireError(`${what}: unknown value ${String(n)}`)
+      return v
+    },
+  }
+}
+
+const logKind = enumMap<'failure' | 'success'>({ failure: 1, success: 2 }, 'LogEventKind')
+const operatorAction = enumMap<'ban' | 'unban' | 'pardon'>({ ban: 1, unban: 2, pardon: 3 }, 'OperatorAction')
+const failureOutcome = enumMap<FailureOutcome>({ counted: 1, absorbed: 2, 'while-banned': 3, ignored: 4 }, 'FailureOutcome')
+const banReason = enumMap<BanReason>({ maxretry: 1, operator: 2, import: 3 }, 'BanReason')
+const liftReason = enumMap<LiftReason>({ success: 1, operator: 2 }, 'LiftReason')
+const decisionType = enumMap<'ban' | 'unban'>({ ban: 1, unban: 2 }, 'DecisionType')
+const decisionReason = enumMap<DecisionReason>(
+  { maxretry: 1, expired: 2, success: 3, operator: 4, import: 5 }, 'DecisionReason')
+
+// ---------------------------------------------------------------- inputs
+
+export function inputToWire(input: LedgerInput): Msg {
+  switch (input.type) {
+    case 'log': {
+      const { type: _t, kind, ...rest } = input
+      return { log: { ...rest, kind: logKind.to(kind) } }
+    }
+    case 'operator': {
+      const { type: _t, action, ...rest } = input
+      return { operator: { ...rest, action: operatorAction.to(action) } }
+    }
+    case 'import': {
+      const { type: _t, ...rest } = input
+      return { imported: rest }
+    }
+    case 'tick':
+      return { tick: { at: input.at } }
+    default: {
+      const never: never = input
+      throw new TypeError(`unknown input ${JSON.stringify(never)}`)
+    }
+  }
+}
+
+export function inputFromWire(m: Msg): LedgerInput {
+  switch (m['input']) {
+    case 'log': {
+      const l = sub(m, 'log')
+      const user = str(l, 'user')
+      const receivedAt = num(l, 'receivedAt')
+      return {
+        type: 'log', kind: logKind.from(l['kind']), id: str(l, 'id'), jail: str(l, 'jail'),
+        ip: str(l, 'ip'), at: num(l, 'at'), host: str(l, 'host'), source: str(l, 'source'),
+        ...(user !== '' ? { user } : {}),
+        ...(receivedAt !== 0 ? { receivedAt } : {}),
+      }
+    }
+    case 'operator': {
+      const o = sub(m, 'operator')
+      const duration = num(o, 'duration')
+      return {
+        type: 'operator', action: operatorAction.from(o['action']), id: str(o, 'id'),
+        jail: str(o, 'jail'), ip: str(o, 'ip'), at: num(o, 'at'), actor: str(o, 'actor'),
+        reason: str(o, 'reason'), ...(duration !== 0 ? { duration } : {}),
+      }
+    }
+    case 'imported': {
+      const i = sub(m, 'imported')
+      return {
+        type: 'import', id: str(i, 'id'), jail: str(i, 'jail'), ip: str(i, 'ip'),
+        bannedAt: num(i, 'bannedAt'), at: num(i, 'at'), source: str(i, 'source'),
+      }
+    }
+    case 'tick':
+      return { type: 'tick', at: num(sub(m, 'tick'), 'at') }
+    default:
+      throw new WireError('LedgerInput: no input set')
+  }
+}
+
+// ---------------------------------------------------------------- events
+
+export function eventToWire(e: DomainEvent): Msg {
+  const base = { jail: e.jail, ip: e.ip, at: e.at }
+  switch (e.type) {
+    case 'FailureRecorded':
+      return { failureRecorded: { ...base, outcome: failureOutcome.to(e.outcome), host: e.host, windowStart: e.windowStart } }
+    case 'CounterCleared':
+      return { counterCleared: base }
+    case 'GraceOpened':
+      return { graceOpened: { ...base, until: e.until } }
+    case 'BanIssued':
+      return { banIssued: { ...base, until: e.until, reason: banReason.to(e.reason), repeat: e.repeat, failures: e.failures } }
+    case 'BanLifted':
+      return { banLifted: { ...base, reason: liftReason.to(e.reason) } }
+    case 'BanExpired':
+      return { banExpired: base }
+    case 'StateForgotten':
+      return { stateForgotten: base }
+    case 'NoEffect':
+      return { noEffect: { ...base, why: e.why } }
+    default: {
+      const never: never = e
+      throw new TypeError(`unknown event ${JSON.stringify(never)}`)
+    }
+  }
+}
+
+export function eventFromWire(m: Msg): DomainEvent {
+  const kind = m['event']
+  if (typeof kind !== 'string') throw new WireError('DomainEvent: no event set')
+  const e = sub(m, kind)
+  const base = { jail: str(e, 'jail'), ip: str(e, 'ip'), at: num(e, 'at') }
+  switch (kind) {
+    case 'failureRecorded':
+      return { type: 'FailureRecorded', ...base, outcome: failureOutcome.from(e['outcome']), host: str(e, 'host'), windowStart: num(e, 'windowStart') }
+    case 'counterCleared':
+      return { type: 'CounterCleared', ...base }
+    case 'graceOpened':
+      return { type: 'GraceOpened', ...base, until: num(e, 'until') }
+    case 'banIssued':
+      return { type: 'BanIssued', ...base, until: num(e, 'until'), reason: banReason.from(e['reason']), repeat: num(e, 'repeat'), failures: num(e, 'failures') }
+    case 'banLifted':
+      return { type: 'BanLifted', ...base, reason: liftReason.from(e['reason']) }
+    case 'banExpired':
+      return { type: 'BanExpired', ...base }
+    case 'stateForgotten':
+      return { type: 'StateForgotten', ...base }
+    case 'noEffect':
+      return { type: 'NoEffect', ...base, why: str(e, 'why') }
+    default:
+      throw new WireError(`DomainEvent: unknown event ${kind}`)
+  }
+}
+
+// ---------------------------------------------------------------- entries
+
+export function entryToWire(entry: LedgerEntry): Msg {
+  return { seq: entry.seq, at: entry.at, cause: inputToWire(entry.cause), events: entry.events.map(eventToWire) }
+}
+
+export function entryFromWire(m: Msg): LedgerEntry {
+  const events = m['events']
+  if (!Array.isArray(events)) throw new WireError('LedgerEntry: events missing')
+  return { seq: num(m, 'seq'), at: num(m, 'at'), cause: inputFromWire(sub(m, 'cause')), events: events.map(e => eventFromWire(e as Msg)) }
+}
+
+export function encodeEntry(entry: LedgerEntry): Uint8Array {
+  return wireTypes.LedgerEntry.encode(entryToWire(entry)).finish()
+}
+
+export function decodeEntry(bytes: Uint8Array): LedgerEntry {
+  return entryFromWire(decode(wireTypes.LedgerEntry, bytes))
+}
+
+// ---------------------------------------------------------------- state
+
+export function encodeState(s: AddressState): Uint8Array {
+  return wireTypes.AddressState.encode({
+    failures: s.failures, graceUntil: s.graceUntil, graceFailures: s.graceFailures,
+    ban: s.ban === null ? null : { ...s.ban, reason: banReason.to(s.ban.reason) },
+    bans: s.bans, lastBanEnd: s.lastBanEnd,
+  }).finish()
+}
+
+export function decodeState(bytes: Uint8Array): AddressState {
+  const m = decode(wireTypes.AddressState, bytes)
+  const failures = m['failures']
+  if (!Array.isArray(failures) || !failures.every(Number.isSafeInteger)) throw new WireError('AddressState.failures: not integers')
+  const b = m['ban'] as Msg | null | undefined
+  const ban: Ban | null = b == null ? null : {
+    since: num(b, 'since'), until: num(b, 'until'), reason: banReason.from(b['reason']), repeat: num(b, 'repeat'),
+  }
+  return {
+    failures: failures as number[], graceUntil: num(m, 'graceUntil'), graceFailures: num(m, 'graceFailures'),
+    ban, bans: num(m, 'bans'), lastBanEnd: num(m, 'lastBanEnd'),
+  }
+}
+
+// ---------------------------------------------------------------- decisions
+
+export function decisionToWire(d: Decision): Msg {
+  return { ...d, type: decisionType.to(d.type), reason: decisionReason.to(d.reason) }
+}
+
+export function decisionFromWire(m: Msg): Decision {
+  return {
+    id: str(m, 'id'), type: decisionType.from(m['type']), jail: str(m, 'jail'), ip: str(m, 'ip'),
+    at: num(m, 'at'), until: num(m, 'until'), reason: decisionReason.from(m['reason']),
+    seq: num(m, 'seq'), failures: num(m, 'failures'),
+  }
+}
+
+export function encodeDecision(d: Decision): Uint8Array {
+  return wireTypes.Decision.encode(decisionToWire(d)).finish()
+}
+
+export function decodeDecision(bytes: Uint8Array): Decision {
+  return decisionFromWire(decode(wireTypes.Decision, bytes))
+}
+
+export const banReasonWire = banReason
+
+/** Decodes `bytes` as `t`, turning protobufjs' errors into WireError. */
+export function decode(t: protobuf.Type, bytes: Uint8Array): Msg {
+  try {
+    return t.decode(bytes) as unknown as Msg
+  } catch (err) {
+    throw new WireError(`${t.name}: ${(err as Error).message}`, { cause: err })
+  }
+}
