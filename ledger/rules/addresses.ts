@@ -18,9 +18,10 @@ export function canonicalAddress(text: string): string | null {
     return null
   }
   if (addr.kind() === 'ipv4') {
-    // ipaddr accepts legacy forms (octal, hex, fewer than four parts): only
-    // the dotted-quad decimal form is an address in a log line.
-    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) return null
+    // ipaddr accepts legacy forms (octal, hex, fewer than four parts) and
+    // reads a leading zero as octal (010 = 8): only the plain dotted-quad
+    // decimal form is an address in a log line or a config.
+    if (!/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/.test(text)) return null
     return addr.toString()
   }
   const v6 = addr as ipaddr.IPv6
