@@ -29,6 +29,8 @@ export type LedgerOptions = Readonly<{
   rules: RulesContext
   /** Most inputs per synced batch. */
   maxBatch?: number
+  /** Create the ledger when `dir` has none (default true). */
+  create?: boolean
 }>
 
 type Pending = { input: LedgerInput; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }
@@ -63,7 +65,7 @@ export class Ledger {
 
   /** Opens the ledger in `dir` and loads its projection. */
   static async open(opts: LedgerOptions): Promise<Ledger> {
-    const store = await LedgerStore.open(opts.dir)
+    const store = await LedgerStore.open(opts.dir, { create: opts.create ?? true })
     const ledger = new Ledger(store, opts.rules, opts.maxBatch ?? 2000)
     try {
       ledger.#seq = await store.lastSeq()

@@ -8,6 +8,8 @@
 //
 // An entry, its id and the projection rows it changes are written in one
 // batch, synced (group commit: one fsync per batch, never per event).
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { Level } from 'level'
 import { decodeState } from '../../proto/wire.js'
 import type { AddressState } from '../rules/types.js'
@@ -28,6 +30,12 @@ export function splitStateKey(key: string): { jail: string; ip: string } {
 export class LedgerLockedError extends Error {
   readonly code = 'BANLEDGER_LEDGER_LOCKED'
   override readonly name = 'LedgerLockedError'
+}
+
+/** There is no ledger where one was expected (and creating one was not asked for). */
+export class LedgerMissingError extends Error {
+  readonly code = 'BANLEDGER_LEDGER_MISSING'
+  override readonly name = 'LedgerMissingError'
 }
 
 /** The stored ledger is not one this version can read. */
@@ -62,10 +70,15 @@ export class LedgerStore {
     this.#meta = db.sublevel<string, Bytes>('meta', opts)
   }
 
-  /** Opens (creating) the ledger in `dir`. Rejects with LedgerLockedError when
+  /** Opens the ledger in `dir`, creating it unless `create` is false (then
+   *  rejects with LedgerMissingError). Rejects with LedgerLockedError when
    *  another process holds it. */
-  static async open(dir: string): Promise<LedgerStore> {
-    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  static async open(dir: string, opts: Readonly<{ create?: boolean }> = {}): Promise<LedgerStore> {
+    const create = opts.create ?? true
+    if (!create && !existsSync(join(dir, 'CURRENT'))) {
+      throw new LedgerMissingError(`there is no ledger in ${dir} (has the service run with this configuration?)`)
+    }
+    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: create })
     try {
       await db.open()
     } catch (err) {

@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer'
 import { decodeEntry, encodeState } from '../../proto/wire.js'
 import { applyEvent } from '../rules/evolve.js'
 import { EMPTY_STATE, isEmptyState } from '../rules/lifecycle.js'
-import type { AddressState, LedgerEntry, Millis } from '../rules/types.js'
+import type { AddressState, BanReason, LedgerEntry, Millis } from '../rules/types.js'
 import { stateKey, splitStateKey, type LedgerStore } from './ledger-store.js'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? U[] : T[K] }
@@ -89,7 +89,7 @@ export async function verify(store: LedgerStore, onProgress?: ReplayProgress): P
   return { entries: replayed.entries, addresses: replayed.states.size, lastSeq: replayed.lastSeq, mismatches, mismatchCount: count }
 }
 
-export type BanAsOf = Readonly<{ jail: string; ip: string; since: Millis; until: Millis; reason: string }>
+export type BanAsOf = Readonly<{ jail: string; ip: string; since: Millis; until: Millis; reason: BanReason }>
 
 /** The bans in force at `at`, as the log knew them: every entry whose time
  *  is at most `at`, in ledger order. */

@@ -1,0 +1,41 @@
+// The shape of a subcommand, and argument parsing shared by all of them.
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { loadConfig } from '../config/load-config.js'
+import type { Config } from '../config/types.js'
+import { UsageError } from './usage-error.js'
+
+export type CliIO = Readonly<{
+  out: (line: string) => void
+  err: (line: string) => void
+  isTTY: boolean
+  /** The clock, for commands that need "now". */
+  now: () => number
+}>
+
+export type Command = Readonly<{
+  name: string
+  summary: string
+  /** Full --help text. */
+  help: string
+  run(args: readonly string[], io: CliIO): Promise<number>
+}>
+
+export const DEFAULT_CONFIG = '/etc/banledger/banledger.yaml'
+export const CONFIG_HELP = `  --config FILE     configuration file (default ${DEFAULT_CONFIG})`
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/** parseArgs, strict, with errors turned into UsageError naming the command. */
+export function parse<O extends Options>(command: string, args: readonly string[], options: O, allowPositionals = true) {
+  try {
+    return parseArgs({ args: [...args], options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message} (see banledger ${command} --help)`)
+  }
+}
+
+export const configOption = { config: { type: 'string', short: 'c' } } as const
+
+export function readConfig(values: { config?: string | boolean | undefined }): Promise<Config> {
+  return loadConfig(typeof values.config === 'string' ? values.config : DEFAULT_CONFIG)
+}

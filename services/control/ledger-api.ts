@@ -1,0 +1,36 @@
+// What the CLI asks of the ledger. The same API is served in-process (the
+// CLI opened the ledger itself) or over the control socket of the running
+// service, which holds the ledger's lock.
+import type { Ledger, SubmitResult } from '../../ledger/ledger.js'
+import type { BanReason, LedgerEntry, LedgerInput, Millis } from '../../ledger/rules/types.js'
+import { bansAsOf, entriesFor, verify, type ReplayProgress, type VerifyReport } from '../../ledger/store/log-reader.js'
+
+export type BanView = Readonly<{ jail: string; ip: string; since: Millis; until: Millis; reason: BanReason }>
+
+export interface LedgerApi {
+  submit(inputs: readonly LedgerInput[]): Promise<SubmitResult[]>
+  /** Bans in force at `at`; null: now, from the live projection. */
+  bans(at: Millis | null): Promise<BanView[]>
+  /** The entries that concern `ip`, in ledger order. */
+  explain(ip: string): Promise<LedgerEntry[]>
+  /** Replays the whole log and compares it with the stored projection. */
+  verify(onProgress?: ReplayProgress): Promise<VerifyReport>
+  close(): Promise<void>
+}
+
+/** The API over a ledger this process holds. `now` is the clock. */
+export function localLedgerApi(ledger: Ledger, now: () => Millis, onClose: () => Promise<void> = async () => {}): LedgerApi {
+  return {
+    submit: inputs => ledger.submit(inputs),
+    bans: async at => {
+      const rows = at === null
+        ? ledger.activeBans(now())
+        : await bansAsOf(ledger.store, at)
+      return rows.map(({ jail, ip, since, until, reason }) => ({ jail, ip, since, until, reason }))
+        .sort((a, b) => a.since - b.since || a.ip.localeCompare(b.ip))
+    },
+    explain: ip => entriesFor(ledger.store, ip),
+    verify: onProgress => verify(ledger.store, onProgress),
+    close: onClose,
+  }
+}

@@ -1,0 +1,101 @@
+// The single-host service: watcher, ledger, decision stream and control
+// socket in one process on the embedded bus. `buildSingleHost` returns an
+// unstarted service; main wires it to signals, tests call it directly.
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { Ledger } from '../../ledger/ledger.js'
+import type { Decision, Millis } from '../../ledger/rules/types.js'
+import type { Config } from '../../ops/config/types.js'
+import { EmbeddedBus } from '../bus/embedded-bus.js'
+import { serveControl, type ControlServer } from '../control/control-server.js'
+import { localLedgerApi } from '../control/ledger-api.js'
+import { Watcher } from '../watcher/watcher.js'
+import { watchedJails } from './filters-from-config.js'
+import { rulesFromConfig } from './rules-from-config.js'
+
+export type ServiceDeps = Readonly<{ logger: Logger; now?: () => Millis }>
+
+export type Service = Readonly<{
+  start(): Promise<void>
+  /** Ordered, upstream first; lifts no ban (R5). Idempotent. */
+  stop(): Promise<void>
+}>
+
+/** Longest wait between two expiry checks, so a clock jump is noticed. */
+const MAX_TICK_WAIT = 60_000
+
+export const ledgerDir = (config: Config): string => join(config.dataDir, 'ledger')
+export const controlSocket = (config: Config): string => join(config.dataDir, 'control.sock')
+
+export function logDecision(logger: Logger, d: Decision): void {
+  const until = d.type === 'ban' ? new Date(d.until).toISOString() : undefined
+  const text = d.type === 'ban'
+    ? `ban ${d.ip} in ${d.jail} until ${until} (${d.reason})`
+    : `unban ${d.ip} in ${d.jail} (${d.reason})`
+  logger.info({ decision: { type: d.type, jail: d.jail, ip: d.ip, reason: d.reason, until, seq: d.seq } }, text)
+}
+
+export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
+  const { logger } = deps
+  const now = deps.now ?? Date.now
+  const jails = watchedJails(config) // fails early on unknown filters
+  const rules = rulesFromConfig(config)
+  let ledger: Ledger | null = null
+  let bus: EmbeddedBus | null = null
+  let watcher: Watcher | null = null
+  let control: ControlServer | null = null
+  let timer: NodeJS.Timeout | null = null
+  let stopping: Promise<void> | null = null
+
+  const scheduleTick = (): void => {
+    if (ledger === null || stopping !== null) return
+    if (timer !== null) clearTimeout(timer)
+    const due = ledger.nextDueAt()
+    const wait = due === undefined ? MAX_TICK_WAIT : Math.min(Math.max(due - now(), 0), MAX_TICK_WAIT)
+    timer = setTimeout(() => {
+      timer = null
+      ledger?.tick(now()).catch(err => logger.error({ err }, 'expiry tick failed')).finally(scheduleTick)
+    }, wait)
+  }
+
+  return {
+    async start() {
+      await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+      ledger = await Ledger.open({ dir: ledgerDir(config), rules })
+      logger.info({ dataDir: config.dataDir, seq: ledger.seq, addresses: ledger.addresses, bans: ledger.activeBans(now()).length },
+        'ledger open at sequence %d', ledger.seq)
+      bus = new EmbeddedBus((err, where) => logger.error({ err }, '%s failed', where))
+      const l = ledger
+      const b = bus
+      b.consumeEvents(async events => { await l.submit(events) })
+      l.onCommit((_entries, decisions) => {
+        void b.publishDecisions(decisions)
+        scheduleTick()
+      })
+      // Until the firewall and notifier workers exist, decisions are logged.
+      b.subscribeDecisions(ds => { for (const d of ds) logDecision(logger, d) })
+      control = await serveControl(controlSocket(config), localLedgerApi(l, now),
+        err => logger.warn({ err: (err as Error).message }, 'control request failed'))
+      await l.tick(now())
+      scheduleTick()
+      watcher = new Watcher({
+        host: config.host, jails, offsetsFile: join(config.dataDir, 'watcher', 'offsets.json'),
+        maxLineBytes: config.watcher.maxLineBytes, pollInterval: config.watcher.pollInterval, bus: b, logger, now,
+      })
+      await watcher.start()
+      logger.info({ jails: config.jails.map(j => j.name), host: config.host }, 'banledger running')
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (timer !== null) clearTimeout(timer)
+        await watcher?.close()
+        await control?.close()
+        await ledger?.close()
+        await bus?.close()
+        logger.info('banledger stopped; bans stay in force')
+      })()
+      return stopping
+    },
+  }
+}

@@ -1,0 +1,139 @@
+// The watcher: follows each jail's log files, runs its filters and
+// publishes failure/success events. A file's offset moves only after the
+// bus acknowledged the events of the lines before it, so a crash re-reads,
+// never skips; event ids are deterministic (host, file identity, byte
+// offset, jail), so a re-read line is the same event and the ledger drops it.
+import type { Logger } from 'pino'
+import type { LogEvent, Millis } from '../../ledger/rules/types.js'
+import type { Bus } from '../bus/bus.js'
+import { FileFollower, type LogLine } from './file-follower.js'
+import type { LineFilter } from './filters/filter.js'
+import { OffsetStore } from './offset-store.js'
+
+export type WatchedJail = Readonly<{
+  name: string
+  logpath: readonly string[]
+  failure: LineFilter
+  success: LineFilter | null
+}>
+
+export type WatcherOptions = Readonly<{
+  host: string
+  jails: readonly WatchedJail[]
+  offsetsFile: string
+  maxLineBytes: number
+  pollInterval: Millis
+  bus: Bus
+  logger: Logger
+  now: () => Millis
+}>
+
+const MIN_BACKOFF = 1000
+const MAX_BACKOFF = 60_000
+const UNTRUSTED_MAX = 200
+
+/** Turns the lines of one file into events for every jail that reads it. */
+export function eventsOfLines(
+  lines: readonly LogLine[], jails: readonly WatchedJail[], host: string, now: Millis,
+): LogEvent[] {
+  const events: LogEvent[] = []
+  for (const line of lines) {
+    for (const jail of jails) {
+      let kind: 'failure' | 'success' = 'failure'
+      let m = jail.failure.match(line.text, now)
+      if (m === null && jail.success !== null) {
+        m = jail.success.match(line.text, now)
+        kind = 'success'
+      }
+      if (m === null) continue
+      events.push({
+        type: 'log', kind, id: `${host}/${line.fileId}/${line.offset}/${jail.name}`, jail: jail.name,
+        ip: m.ip, at: m.at, host, source: line.path, receivedAt: now,
+        ...(m.user !== undefined ? { user: m.user } : {}),
+      })
+    }
+  }
+  return events
+}
+
+type Followed = { path: string; jails: WatchedJail[]; follower: FileFollower | null; backoff: number; restartAt: number }
+
+export class Watcher {
+  readonly #opts: WatcherOptions
+  readonly #offsets: OffsetStore
+  readonly #followed: Followed[] = []
+  #supervisor: NodeJS.Timeout | null = null
+  #closed: Promise<void> | null = null
+
+  constructor(opts: WatcherOptions) {
+    this.#opts = opts
+    this.#offsets = new OffsetStore(opts.offsetsFile, {
+      onError: err => opts.logger.warn({ err }, 'watcher offsets: %s', err.message),
+    })
+    const byPath = new Map<string, WatchedJail[]>()
+    for (const jail of opts.jails) {
+      for (const path of jail.logpath) byPath.set(path, [...(byPath.get(path) ?? []), jail])
+    }
+    for (const [path, jails] of byPath) this.#followed.push({ path, jails, follower: null, backoff: MIN_BACKOFF, restartAt: 0 })
+  }
+
+  async start(): Promise<void> {
+    await this.#offsets.load()
+    for (const f of this.#followed) await this.#startOne(f)
+    // A source never retries by itself: this supervisor restarts a failed
+    // follower, with backoff, and says why.
+    this.#supervisor = setInterval(() => void this.#supervise(), 500)
+    this.#supervisor.unref()
+  }
+
+  async #startOne(f: Followed): Promise<void> {
+    const { logger, bus, host, now } = this.#opts
+    const follower = new FileFollower({
+      path: f.path,
+      offsets: this.#offsets,
+      maxLineBytes: this.#opts.maxLineBytes,
+      pollInterval: this.#opts.pollInterval,
+      onError: err => logger.warn({ path: f.path, err: err.message }, 'log source: %s', err.message),
+      onLines: async lines => {
+        for (const line of lines) {
+          if (line.truncated === true) {
+            logger.debug({ path: f.path, offset: line.offset, untrusted: line.text.slice(0, UNTRUSTED_MAX) }, 'overlong line cut')
+          }
+        }
+        const events = eventsOfLines(lines, f.jails, host, now())
+        if (events.length > 0) await bus.publishEvents(events)
+        f.backoff = MIN_BACKOFF
+      },
+    })
+    f.follower = follower
+    await follower.start()
+    logger.info({ path: f.path, jails: f.jails.map(j => j.name) }, 'watching %s', f.path)
+  }
+
+  async #supervise(): Promise<void> {
+    for (const f of this.#followed) {
+      if (this.#closed !== null) return
+      const follower = f.follower
+      if (follower !== null && follower.state === 'failed') {
+        this.#opts.logger.error({ path: f.path, err: follower.error?.message, retryInMs: f.backoff },
+          'log source %s stopped: %s; restarting in %ds', f.path, follower.error?.message, f.backoff / 1000)
+        f.follower = null
+        f.restartAt = Date.now() + f.backoff
+        f.backoff = Math.min(f.backoff * 2, MAX_BACKOFF)
+        await follower.close()
+      } else if (follower === null && Date.now() >= f.restartAt) {
+        await this.#startOne(f).catch(err => this.#opts.logger.error({ err }, 'cannot restart %s', f.path))
+      }
+    }
+  }
+
+  /** Stops reading, waits for in-flight publishes, flushes offsets. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      if (this.#supervisor !== null) clearInterval(this.#supervisor)
+      await Promise.all(this.#followed.map(f => f.follower?.close()))
+      await this.#offsets.close()
+    })()
+    return this.#closed
+  }
+}

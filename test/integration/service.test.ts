@@ -1,0 +1,132 @@
+// The single-host service as a sysadmin runs it: real log lines appended to
+// a file, the real binary, LevelDB on disk, clean and abrupt stops (R4, R5).
+import { appendFile } from 'node:fs/promises'
+import t from 'tap'
+import { bansJson, cli, sshdLine, startService, tempDir, writeConfig } from '../helpers/cli.js'
+import { waitFor } from '../helpers/wait-for.js'
+
+const IP = '203.0.113.7'
+
+t.test('failures in the log ban; clean and abrupt stops keep the ban', async t => {
+  const dir = await tempDir(t)
+  const { config, log } = await writeConfig(dir)
+  let service = await startService(t, config)
+  const now = Date.now()
+  for (let i = 0; i < 3; i++) {
+    await appendFile(log, sshdLine(new Date(now - 3000 + i * 1000), `Failed password for root from ${IP} port 4242 ssh2`))
+  }
+  const bans = await waitFor(async () => (await bansJson(config)).find(b => b.ip === IP), { timeout: 10_000, what: 'the ban' })
+  t.match(bans, { jail: 'ssh', ip: IP, reason: 'maxretry' })
+  t.match(service.output(), /"msg":"ban 203\.0\.113\.7 in ssh until/, 'the decision is logged')
+
+  service.child.kill('SIGTERM')
+  t.equal(await service.exited, 0, 'a clean stop exits 0')
+  t.match(service.output(), /bans stay in force/)
+  t.same((await bansJson(config)).map(b => b.ip), [IP], 'R5: after a clean stop the ban is still in the ledger (read directly)')
+
+  service = await startService(t, config)
+  t.same((await bansJson(config)).map(b => b.ip), [IP], 'after a start, through the service')
+  service.child.kill('SIGKILL')
+  await service.exited
+  service = await startService(t, config)
+  t.same((await bansJson(config)).map(b => b.ip), [IP], 'R4: after kill -9 and a start, the ban is there')
+  // The lines were not counted again after the restarts (offsets, idempotent ids).
+  const explain = await cli(['explain', IP, '--config', config])
+  t.equal(explain.stdout.match(/failure counted/g)?.length, 3, 'each failure line is in the ledger once')
+  service.child.kill('SIGTERM')
+  await service.exited
+})
+
+t.test('operator commands work through the running service and without it', async t => {
+  const dir = await tempDir(t)
+  const { config } = await writeConfig(dir)
+  const service = await startService(t, config)
+  let r = await cli(['ban', '198.51.100.20', '--jail', 'ssh', '--reason', 'manual', '--config', config])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /BANNED until/)
+  r = await cli(['ban', '198.51.100.20', '--jail', 'ssh', '--config', config])
+  t.match(r.stdout, /no effect: already banned/, 'R13: banning a banned address is a no-op')
+  t.match(service.output(), /ban 198\.51\.100\.20 in ssh/, 'the service published the decision')
+  r = await cli(['unban', '198.51.100.20', '--jail', 'ssh', '--config', config])
+  t.match(r.stdout, /ban lifted/)
+  service.child.kill('SIGTERM')
+  await service.exited
+  r = await cli(['unban', '198.51.100.20', '--jail', 'ssh', '--config', config])
+  t.match(r.stdout, /no effect: not banned/, 'R13, directly on the ledger')
+  r = await cli(['ban', 'not-an-ip;rm -rf /', '--jail', 'ssh', '--config', config])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /not an IPv4 or IPv6 address/)
+  r = await cli(['ban', '198.51.100.21', '--jail', 'nope', '--config', config])
+  t.match(r.stderr, /no jail "nope"/)
+  r = await cli(['replay', '--config', config])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /projections verified/)
+})
+
+t.test('hostile log lines: garbage, overlong, injected addresses, NUL bytes: no crash, no false ban', async t => {
+  const dir = await tempDir(t)
+  const { config, log } = await writeConfig(dir)
+  const service = await startService(t, config)
+  const now = new Date()
+  const lines = [
+    'garbage \u0000\u0001 line without anything',
+    sshdLine(now, `Failed password for invalid user x from 198.51.100.66 port 22 ssh2 from 10.9.9.9 port 22`).trimEnd(),
+    ...[1, 2, 3].map(() => sshdLine(now, 'Failed password for invalid user root from 198.51.100.66 port 22 ssh2 from 192.0.2.99 port 4242 ssh2x').trimEnd()),
+    sshdLine(now, `Failed password for ${'A'.repeat(100_000)} from 192.0.2.55 port 22 ssh2`).trimEnd(),
+    sshdLine(now, 'Failed password for root from 999.1.1.1 port 22 ssh2').trimEnd(),
+    Buffer.from([0xff, 0xfe, 0x00, 0x41]).toString('latin1'),
+  ]
+  await appendFile(log, `${lines.join('\n')}\n`)
+  const marker = '203.0.113.99'
+  for (let i = 0; i < 3; i++) await appendFile(log, sshdLine(now, `Failed password for root from ${marker} port 22 ssh2`))
+  await waitFor(async () => (await bansJson(config)).some(b => b.ip === marker), { timeout: 10_000, what: 'the marker ban' })
+  const banned = (await bansJson(config)).map(b => b.ip)
+  t.same(banned, [marker], 'only the real attacker is banned; no injected address')
+  t.equal(service.child.exitCode, null, 'still running')
+  service.child.kill('SIGTERM')
+  t.equal(await service.exited, 0)
+})
+
+t.test('a missing or unreadable log is logged, the service keeps running', async t => {
+  const dir = await tempDir(t)
+  const { config } = await writeConfig(dir, `  other:
+    filter: sshd
+    logpath: [${dir}/missing.log, ${dir}]
+`)
+  const service = await startService(t, config)
+  await waitFor(() => /missing\.log/.test(service.output()), { timeout: 5000, what: 'a log line about the missing file' })
+  t.equal(service.child.exitCode, null)
+  service.child.kill('SIGTERM')
+  t.equal(await service.exited, 0)
+})
+
+t.test('a bad config is refused with every problem, its path and line', async t => {
+  const dir = await tempDir(t)
+  const { config } = await writeConfig(dir, `    maxretry: lots
+    colour: blue
+`)
+  const r = await cli(['run', '--config', config])
+  t.equal(r.code, 78, 'EX_CONFIG')
+  t.match(r.stderr, /line 13: jails\.ssh\.maxretry: .*"lots"/)
+  t.match(r.stderr, /line 14: jails\.ssh\.colour: unknown key/)
+  const missing = await cli(['bans', '--config', `${dir}/nope.yaml`])
+  t.equal(missing.code, 78)
+  t.match(missing.stderr, /nope\.yaml/)
+  const filter = await writeConfig(await tempDir(t), `  other:
+    filter: no-such-filter
+    logpath: [/dev/null]
+`)
+  const r2 = await cli(['run', '--config', filter.config])
+  t.equal(r2.code, 78)
+  t.match(r2.stderr, /jails\.other\.filter: unknown filter "no-such-filter" \(built-in: sshd, sshd-success\)/)
+})
+
+t.test('--help lists every command; unknown commands and options are usage errors', async t => {
+  const r = await cli(['--help'])
+  t.equal(r.code, 0)
+  for (const c of ['run', 'simulate', 'bans', 'explain', 'replay', 'ban', 'unban', 'pardon', 'import']) t.match(r.stdout, new RegExp(`^  ${c} `, 'm'))
+  const bad = await cli(['bans', '--frobnicate'])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /frobnicate/)
+  t.equal((await cli(['nope'])).code, 2)
+})
