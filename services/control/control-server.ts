@@ -2,10 +2,8 @@
 // on a Unix socket in its data dir (mode 0600: root, or the service's user).
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
-import { wireTypes } from '../../proto/wire.js'
-import {
-  bansToWire, entriesToWire, reportToWire, requestFromWire, resultsToWire,
-} from './control-wire.js'
+import { entryToWire, wireTypes } from '../../proto/wire.js'
+import { bansToWire, reportToWire, requestFromWire, resultsToWire } from './control-wire.js'
 import { PeerGoneError, readFrame, writeFrame } from './frames.js'
 import type { LedgerApi } from './ledger-api.js'
 
@@ -32,7 +30,7 @@ export async function serveControl(
       switch (call.op) {
         case 'submit': response = { results: resultsToWire(await api.submit(call.inputs)) }; break
         case 'bans': response = { snapshot: bansToWire(await api.bans(call.at)) }; break
-        case 'explain': response = { entries: (await api.explain(call.ip)).map(entriesToWire) }; break
+        case 'explain': response = { entries: (await api.explain(call.ip)).map(entryToWire) }; break
         case 'verify': response = { report: reportToWire(await api.verify()) }; break
       }
     } catch (err) {

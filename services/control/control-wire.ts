@@ -3,7 +3,7 @@ import type { SubmitResult } from '../../ledger/ledger.js'
 import type { LedgerInput } from '../../ledger/rules/types.js'
 import type { VerifyReport } from '../../ledger/store/log-reader.js'
 import {
-  banReasonWire, entryFromWire, entryToWire, eventFromWire, eventToWire, inputFromWire, inputToWire, WireError,
+  banReasonWire, entryFromWire, eventFromWire, eventToWire, inputFromWire, inputToWire, WireError,
 } from '../../proto/wire.js'
 import type { BanView } from './ledger-api.js'
 
@@ -54,7 +54,6 @@ export const bansFromWire = (m: Msg): BanView[] =>
     jail: String(b['jail']), ip: String(b['ip']), since: n(b['since']), until: n(b['until']), reason: banReasonWire.from(b['reason']),
   }))
 
-export const entriesToWire = entryToWire
 export const entriesFromWire = (m: Msg) => list(m, 'entries').map(entryFromWire)
 
 export const reportToWire = (r: VerifyReport): Msg =>
