@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import type { Command, CliIO } from './command.js'
 import { bansCommand } from './commands/bans.js'
 import { explainCommand } from './commands/explain.js'
+import { firewallCommand } from './commands/firewall.js'
 import { importCommand } from './commands/import.js'
 import { banCommand, pardonCommand, unbanCommand } from './commands/operator.js'
 import { replayCommand } from './commands/replay.js'
@@ -13,7 +14,7 @@ import { simulateCommand } from './commands/simulate.js'
 
 const COMMANDS: readonly Command[] = [
   runCommand, simulateCommand, bansCommand, explainCommand, replayCommand,
-  banCommand, unbanCommand, pardonCommand, importCommand,
+  banCommand, unbanCommand, pardonCommand, importCommand, firewallCommand,
 ]
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 78 configuration (EX_CONFIG). */

@@ -45,6 +45,8 @@ export const DEFAULT_DATA_DIR = '/var/lib/banledger'
 export const DEFAULT_IGNOREIP: readonly string[] = Object.freeze(['127.0.0.1/8', '::1'])
 export const DEFAULT_MAX_LINE_BYTES = 8192
 export const DEFAULT_POLL_INTERVAL: Millis = 250
+export const DEFAULT_CHECK_INTERVAL: Millis = 60_000
+export const DEFAULT_MAXELEM = 65_536
 
 type Segment = string | number
 
@@ -152,6 +154,11 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
     watcher: {
       maxLineBytes: top.watcher?.max_line_bytes ?? DEFAULT_MAX_LINE_BYTES,
       pollInterval: top.watcher?.poll_interval ?? DEFAULT_POLL_INTERVAL,
+    },
+    firewall: {
+      backend: top.firewall?.backend ?? 'auto',
+      checkInterval: top.firewall?.check_interval ?? DEFAULT_CHECK_INTERVAL,
+      maxelem: top.firewall?.maxelem ?? DEFAULT_MAXELEM,
     },
     jails: jailConfigs,
   }
@@ -287,6 +294,7 @@ function knownKeys(at: readonly Segment[]): readonly string[] {
   if (at.length === 0) return KNOWN_KEYS.top
   if (last === 'bantime_increment') return KNOWN_KEYS.increment
   if (at.length === 1 && last === 'watcher') return KNOWN_KEYS.watcher
+  if (at.length === 1 && last === 'firewall') return KNOWN_KEYS.firewall
   if (at.length === 1 && last === 'defaults') return KNOWN_KEYS.policy
   if (at.length === 2 && at[0] === 'jails') return KNOWN_KEYS.jail
   return []

@@ -11,12 +11,14 @@ import { parseRange } from '../../ledger/rules/addresses.js'
 import type { Millis } from '../../ledger/rules/types.js'
 import { formatDuration, MAX_DURATION, tryParseDuration } from './duration.js'
 
-export const JAIL_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
+// At most 18 characters: ipset set names (31) and iptables chain names (28)
+// must hold the jail name with banledger's prefix and suffix.
+export const JAIL_NAME = /^[a-z0-9][a-z0-9_-]{0,17}$/
 export const FILTER_NAME = /^[A-Za-z0-9._/-]{1,200}$/
 export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/
 
 export const HOST_NAME_FORMS = 'a host name (letters, digits, and . _ -, at most 253 characters)'
-export const JAIL_NAME_FORMS = 'lower-case letters, digits, _ and -, starting with a letter or digit, at most 32 characters'
+export const JAIL_NAME_FORMS = 'lower-case letters, digits, _ and -, starting with a letter or digit, at most 18 characters'
 
 /** Service names accepted in `ports`. */
 export const PORT_NAMES: Readonly<Record<string, number>> = Object.freeze({
@@ -256,6 +258,17 @@ export const watcherSchema = section(
   'a mapping like { max_line_bytes: 8192, poll_interval: 250ms }',
 ).nullable()
 
+export const firewallSchema = section(
+  {
+    backend: z.enum(['auto', 'nftables', 'ipset', 'iptables', 'dry-run'], {
+      error: 'expected one of auto, nftables, ipset, iptables, dry-run',
+    }).optional(),
+    check_interval: duration({ min: 1000, max: 86_400_000 }).optional(),
+    maxelem: integer(16, 16_777_216).optional(),
+  },
+  'a mapping like { backend: auto, check_interval: 60s }',
+).nullable()
+
 /** The top level. `defaults` and `jails` are checked section by section by
  *  the loader, so one bad jail does not hide the problems of another. */
 export const topSchema = section(
@@ -268,6 +281,7 @@ export const topSchema = section(
       error: 'expected one of fatal, error, warn, info, debug, trace',
     }).optional(),
     watcher: watcherSchema.optional(),
+    firewall: firewallSchema.optional(),
     defaults: z.unknown().optional(),
     jails: z.unknown().optional(),
   },
@@ -282,6 +296,7 @@ export type JailSection = z.output<typeof jailSchema>
 export const KNOWN_KEYS = Object.freeze({
   top: Object.freeze(Object.keys(topSchema.shape)),
   watcher: Object.freeze(Object.keys(watcherSchema.unwrap().shape)),
+  firewall: Object.freeze(Object.keys(firewallSchema.unwrap().shape)),
   policy: Object.freeze(Object.keys(policyShape)),
   jail: Object.freeze(Object.keys(jailSchema.shape)),
   increment: Object.freeze(Object.keys(incrementSchema.shape)),

@@ -26,6 +26,15 @@ export type WatcherConfig = Readonly<{
   pollInterval: Millis
 }>
 
+export type FirewallConfig = Readonly<{
+  /** `auto` picks nftables when usable, then ipset, then iptables. */
+  backend: 'auto' | 'nftables' | 'ipset' | 'iptables' | 'dry-run'
+  /** How often the kernel is compared with the ledger and drift repaired. */
+  checkInterval: Millis
+  /** ipset's maxelem per set (ipset backend). */
+  maxelem: number
+}>
+
 export type Config = Readonly<{
   /** Absolute path of the file this was read from. */
   path: string
@@ -38,5 +47,6 @@ export type Config = Readonly<{
   ignoreSelf: boolean
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
   watcher: WatcherConfig
+  firewall: FirewallConfig
   jails: readonly JailConfig[]
 }>

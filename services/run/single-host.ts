@@ -1,15 +1,20 @@
-// The single-host service: watcher, ledger, decision stream and control
-// socket in one process on the embedded bus. `buildSingleHost` returns an
+// The single-host service: watcher, ledger, firewall worker, decision log
+// and control socket in one process on the embedded bus. `buildSingleHost` returns an
 // unstarted service; main wires it to signals, tests call it directly.
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { Ledger } from '../../ledger/ledger.js'
+import type { RulesContext } from '../../ledger/rules/context.js'
 import type { Decision, Millis } from '../../ledger/rules/types.js'
 import type { Config } from '../../ops/config/types.js'
 import { EmbeddedBus } from '../bus/embedded-bus.js'
 import { serveControl, type ControlServer } from '../control/control-server.js'
 import { localLedgerApi } from '../control/ledger-api.js'
+import { createBackend } from '../firewall/backends/create-backend.js'
+import { execRunner } from '../firewall/command-runner.js'
+import { FirewallWorker } from '../firewall/firewall-worker.js'
+import { defaultGateways, protectionCheck } from '../firewall/protected-addresses.js'
 import { Watcher } from '../watcher/watcher.js'
 import { watchedJails } from './filters-from-config.js'
 import { rulesFromConfig } from './rules-from-config.js'
@@ -36,6 +41,27 @@ export function logDecision(logger: Logger, d: Decision): void {
   logger.info({ decision: { type: d.type, jail: d.jail, ip: d.ip, reason: d.reason, until, seq: d.seq } }, text)
 }
 
+/** The firewall worker on the configured backend, fed from the projection. */
+export async function buildFirewall(
+  config: Config, rules: RulesContext, ledger: Ledger, logger: Logger, now: () => Millis,
+): Promise<FirewallWorker> {
+  const { backend, reason } = await createBackend(config.firewall.backend, {
+    run: execRunner,
+    maxelem: config.firewall.maxelem,
+    log: (msg, data) => logger.info({ firewall: data }, msg),
+  })
+  logger.info({ firewall: { backend: backend.name } }, `firewall backend ${reason}`)
+  return new FirewallWorker({
+    backend,
+    jails: config.jails.map(j => ({ name: j.name, ports: j.ports, protocol: j.protocol })),
+    snapshot: async () => ledger.activeBans(now()),
+    protection: protectionCheck(rules, await defaultGateways(execRunner)),
+    checkInterval: config.firewall.checkInterval,
+    logger,
+    now,
+  })
+}
+
 export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
   const { logger } = deps
   const now = deps.now ?? Date.now
@@ -45,6 +71,7 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
   let bus: EmbeddedBus | null = null
   let watcher: Watcher | null = null
   let control: ControlServer | null = null
+  let firewall: FirewallWorker | null = null
   let timer: NodeJS.Timeout | null = null
   let stopping: Promise<void> | null = null
 
@@ -73,8 +100,11 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
         void b.publishDecisions(decisions)
         scheduleTick()
       })
-      // Until the firewall and notifier workers exist, decisions are logged.
       b.subscribeDecisions(ds => { for (const d of ds) logDecision(logger, d) })
+      firewall = await buildFirewall(config, rules, l, logger, now)
+      const fw = firewall
+      b.subscribeDecisions(ds => fw.onDecisions(ds))
+      await fw.start()
       control = await serveControl(controlSocket(config), localLedgerApi(l, now),
         err => logger.warn({ err: (err as Error).message }, 'control request failed'))
       await l.tick(now())
@@ -90,6 +120,7 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
       stopping ??= (async () => {
         if (timer !== null) clearTimeout(timer)
         await watcher?.close()
+        await firewall?.close()
         await control?.close()
         await ledger?.close()
         await bus?.close()

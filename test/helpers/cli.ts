@@ -35,6 +35,7 @@ host: test
 ignore_self: false
 log_level: debug
 watcher: { poll_interval: 50ms }
+firewall: { backend: dry-run }   # never the host's firewall in tests
 defaults: { maxretry: 3, findtime: 48h, bantime: 5d }
 jails:
   ssh:

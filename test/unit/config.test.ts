@@ -51,6 +51,7 @@ t.test('a minimal file gets the seed defaults', async (t) => {
     ignoreSelf: true,
     logLevel: 'info',
     watcher: { maxLineBytes: 8192, pollInterval: 250 },
+    firewall: { backend: 'auto', checkInterval: 60_000, maxelem: 65_536 },
     jails: [{
       name: 'ssh',
       filter: 'sshd',
@@ -469,4 +470,29 @@ t.test('an unreadable file gives BANLEDGER_CONFIG_UNREADABLE', async (t) => {
   })
 
   await t.rejects(loadConfig(dir), { code: 'BANLEDGER_CONFIG_UNREADABLE', message: /not a regular file/ }, 'a directory')
+})
+
+t.test('firewall: backend, check interval and maxelem, checked', async t => {
+  const ok = parseConfig(`firewall: { backend: nftables, check_interval: 30s, maxelem: 200000 }
+jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
+`, '/etc/banledger/banledger.yaml', { hostname: 'h' })
+  t.same(ok.firewall, { backend: 'nftables', checkInterval: 30_000, maxelem: 200_000 })
+  const bad = (() => {
+    try {
+      parseConfig(`firewall: { backend: pf, check_interval: 1ms, colour: red }
+jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
+`, '/etc/banledger/banledger.yaml', { hostname: 'h' })
+    } catch (err) {
+      return (err as Error).message
+    }
+    return ''
+  })()
+  t.match(bad, /firewall\.backend: expected one of auto, nftables, ipset, iptables, dry-run/)
+  t.match(bad, /firewall\.check_interval/)
+  t.match(bad, /firewall\.colour: unknown key/)
+})
+
+t.test('jail names fit the firewall\'s set and chain names (at most 18 characters)', async t => {
+  t.throws(() => parseConfig(`jails: { a-very-long-jail-name-x: { filter: sshd, logpath: /l } }
+`, '/etc/b.yaml', { hostname: 'h' }), { message: /at most 18 characters/ })
 })

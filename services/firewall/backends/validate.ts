@@ -1,0 +1,71 @@
+// Defence in depth for every firewall adapter: jail names, addresses, ports
+// and timeouts are checked here BEFORE any command text is built. The worker
+// validates first; anything that still looks wrong is a programmer error
+// (TypeError), and no command runs.
+import { canonicalAddress } from '../../../ledger/rules/addresses.js'
+import type { FirewallChanges, JailScope } from '../backend.js'
+
+const JAIL = /^[a-z0-9][a-z0-9_-]{0,31}$/
+
+function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : String(value)
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text)
+}
+
+/** `maxLength`: a backend whose object names are shorter (ipset, iptables) says so. */
+export function checkJail(name: unknown, maxLength = 32): string {
+  if (typeof name !== 'string' || !JAIL.test(name)) throw new TypeError(`not a jail name: ${shown(name)}`)
+  if (name.length > maxLength) {
+    throw new TypeError(`jail name ${shown(name)} is too long for this firewall backend (${maxLength} chars at most)`)
+  }
+  return name
+}
+
+/** Returns whether `ip` is IPv6; refuses anything that is not a canonical address. */
+export function checkIp(ip: unknown): boolean {
+  if (typeof ip !== 'string' || canonicalAddress(ip) !== ip) throw new TypeError(`not a canonical address: ${shown(ip)}`)
+  return ip.includes(':')
+}
+
+export function checkScope(scope: JailScope, maxJailLength?: number): JailScope {
+  checkJail(scope.name, maxJailLength)
+  if (scope.protocol !== 'tcp' && scope.protocol !== 'udp') throw new TypeError(`not a protocol: ${shown(scope.protocol)}`)
+  for (const port of scope.ports) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`not a port: ${shown(port)}`)
+  }
+  return { name: scope.name, protocol: scope.protocol, ports: [...new Set(scope.ports)].sort((a, b) => a - b) }
+}
+
+export type PlannedBan = Readonly<{ jail: string; ip: string; v6: boolean }>
+export type PlannedAdd = PlannedBan & Readonly<{ timeout: number }>
+/** What a batch really asks for: an address deleted then added is an add
+ *  (its timeout set anew); the last add of an address wins. */
+export type Plan = Readonly<{ del: readonly PlannedBan[]; add: readonly PlannedAdd[] }>
+
+/** Validates the whole batch first, then plans it; throws before any command. */
+export function planChanges(changes: FirewallChanges, maxJailLength?: number): Plan {
+  const adds = new Map<string, PlannedAdd>()
+  const dels = new Map<string, PlannedBan>()
+  for (const d of changes.del) {
+    checkJail(d.jail, maxJailLength)
+    const v6 = checkIp(d.ip)
+    dels.set(`${d.jail} ${d.ip}`, { jail: d.jail, ip: d.ip, v6 })
+  }
+  for (const a of changes.add) {
+    checkJail(a.jail, maxJailLength)
+    const v6 = checkIp(a.ip)
+    if (typeof a.timeout !== 'number' || !Number.isFinite(a.timeout) || a.timeout <= 0) {
+      throw new TypeError(`not a timeout in ms: ${shown(a.timeout)}`)
+    }
+    const key = `${a.jail} ${a.ip}`
+    dels.delete(key)
+    adds.delete(key)
+    adds.set(key, { jail: a.jail, ip: a.ip, v6, timeout: a.timeout })
+  }
+  return { del: [...dels.values()], add: [...adds.values()] }
+}
+
+/** Whole seconds, at least 1, at most `max`. */
+export function timeoutSeconds(ms: number, max: number): number {
+  return Math.min(max, Math.max(1, Math.ceil(ms / 1000)))
+}
