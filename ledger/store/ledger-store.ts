@@ -134,31 +134,13 @@ export class LedgerStore {
     }
   }
 
-  async *rawStates(chunk = 1000): AsyncGenerator<[string, Bytes][]> {
-    const it = this.#state.iterator()
-    try {
-      while (true) {
-        const rows = await it.nextv(chunk)
-        if (rows.length === 0) return
-        yield rows
-      }
-    } finally {
-      await it.close()
-    }
+  rawStates(chunk = 1000): AsyncGenerator<[string, Bytes][]> {
+    return chunks(this.#state.iterator(), chunk)
   }
 
   /** Raw log entries with seq >= `fromSeq`, in append order, in chunks. */
-  async *log(fromSeq = 1, chunk = 1000): AsyncGenerator<[string, Bytes][]> {
-    const it = this.#log.iterator({ gte: seqKey(fromSeq) })
-    try {
-      while (true) {
-        const rows = await it.nextv(chunk)
-        if (rows.length === 0) return
-        yield rows
-      }
-    } finally {
-      await it.close()
-    }
+  log(fromSeq = 1, chunk = 1000): AsyncGenerator<[string, Bytes][]> {
+    return chunks(this.#log.iterator({ gte: seqKey(fromSeq) }), chunk)
   }
 
   /** Idempotent. */
@@ -166,5 +148,23 @@ export class LedgerStore {
     if (this.#closed) return
     this.#closed = true
     await this.#db.close()
+  }
+}
+
+type RowIterator = {
+  nextv(n: number): Promise<[string, Bytes][]>
+  close(): Promise<void>
+}
+
+/** Rows of `it` in chunks of `size` (nextv is the fastest way to iterate). */
+async function* chunks(it: RowIterator, size: number): AsyncGenerator<[string, Bytes][]> {
+  try {
+    while (true) {
+      const rows = await it.nextv(size)
+      if (rows.length === 0) return
+      yield rows
+    }
+  } finally {
+    await it.close()
   }
 }
