@@ -35,6 +35,20 @@ export type LedgerOptions = Readonly<{
 
 type Pending = { input: LedgerInput; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }
 
+/** A decided batch, waiting for (or in) its synced write. */
+type Prepared = {
+  batch: Pending[]
+  results: SubmitResult[]
+  entries: { entry: LedgerEntry; bytes: Uint8Array; id: string | null }[]
+  /** The state each touched key has after the batch (undefined: forgotten). */
+  overlay: Map<string, AddressState | undefined>
+  /** Due-index keys this batch's ticks took; put back after the write. */
+  popped: string[]
+  ids: Map<string, number>
+  /** The last sequence the batch assigns. */
+  seq: number
+}
+
 /** The ledger failed to write and stopped accepting inputs; restart it. */
 export class LedgerFailedError extends Error {
   readonly code = 'BANLEDGER_LEDGER_FAILED'
@@ -54,6 +68,8 @@ export class Ledger {
   #seq = 0
   #queue: Pending[] = []
   #writing: Promise<void> | null = null
+  /** The batch whose write is in flight: the next one is decided against it. */
+  #inflight: Prepared | null = null
   #failed: Error | null = null
   #closed = false
 
@@ -148,20 +164,41 @@ export class Ledger {
     })
   }
 
+  /** Group commit, in two stages: while batch N is being written and
+   *  synced, batch N+1 is decided against N's not yet durable state. N+1 is
+   *  written only once N is durable, so the log never holds N+1 without N. */
   async #drain(): Promise<void> {
+    let writing: Promise<void> | null = null
     while (this.#queue.length > 0 && this.#failed === null) {
       const batch = this.#queue.splice(0, this.#maxBatch)
+      let prepared: Prepared | null = null
       try {
-        await this.#commit(batch)
+        prepared = await this.#prepare(batch)
       } catch (err) {
-        this.#failed = new LedgerFailedError(`ledger write failed: ${(err as Error).message}`, { cause: err })
-        for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed)
+        this.#fail(err, batch)
       }
+      if (writing !== null) await writing
+      if (prepared === null) break
+      if (this.#failed !== null) {
+        for (const p of batch) p.reject(this.#failed)
+        break
+      }
+      writing = this.#write(prepared)
     }
+    if (writing !== null) await writing
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
-    // Idempotency: an id stored earlier, or earlier in this batch, is a duplicate.
+  #fail(err: unknown, batch: readonly Pending[]): void {
+    this.#failed ??= new LedgerFailedError(`ledger write failed: ${(err as Error).message}`, { cause: err })
+    for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed)
+  }
+
+  /** Decides a batch against the current state, including the batch still
+   *  being written. Reads only (plus the due-index pops it hands over). */
+  async #prepare(batch: Pending[]): Promise<Prepared> {
+    const prev = this.#inflight
+    // Idempotency: an id stored earlier, in the batch being written, or
+    // earlier in this batch, is a duplicate.
     const ids: string[] = []
     for (const p of batch) if (p.input.type !== 'tick') ids.push(p.input.id)
     const storedSeqs = await this.#store.seqsOf(ids)
@@ -174,18 +211,20 @@ export class Ledger {
     const overlay = new Map<string, AddressState | undefined>()
     const view = (jail: string, ip: string): AddressState | undefined => {
       const k = stateKey(jail, ip)
-      return overlay.has(k) ? overlay.get(k) : this.#states.get(k)
+      if (overlay.has(k)) return overlay.get(k)
+      if (prev !== null && prev.overlay.has(k)) return prev.overlay.get(k)
+      return this.#states.get(k)
     }
     const popped: string[] = []
-    const entries: { entry: LedgerEntry; bytes: Uint8Array; id: string | null }[] = []
+    const entries: Prepared['entries'] = []
     const results: SubmitResult[] = []
     const batchIds = new Map<string, number>()
-    let seq = this.#seq
+    let seq = prev?.seq ?? this.#seq
 
     for (const { input } of batch) {
       const id = input.type === 'tick' ? null : input.id
       if (id !== null) {
-        const earlier = stored.get(id) ?? batchIds.get(id)
+        const earlier = stored.get(id) ?? prev?.ids.get(id) ?? batchIds.get(id)
         if (earlier !== undefined) {
           results.push({ seq: earlier, duplicate: true, events: [] })
           continue
@@ -220,28 +259,39 @@ export class Ledger {
       if (id !== null) batchIds.set(id, seq)
       results.push({ seq, duplicate: false, events })
     }
+    return { batch, results, entries, overlay, popped, ids: batchIds, seq }
+  }
 
-    if (entries.length > 0) {
-      const states: StateWrite[] = []
-      for (const [key, state] of overlay) states.push({ key, state: state === undefined ? null : encodeState(state) })
-      try {
-        await this.#store.append({ entries: entries.map(e => ({ seq: e.entry.seq, bytes: e.bytes, id: e.id })), states, lastSeq: seq })
-      } catch (err) {
-        for (const key of popped) this.#requeue(key)
-        throw err
+  /** Makes a prepared batch durable, then current: acknowledges it and
+   *  publishes its decisions. */
+  async #write(p: Prepared): Promise<void> {
+    this.#inflight = p
+    try {
+      if (p.entries.length > 0) {
+        const states: StateWrite[] = []
+        for (const [key, state] of p.overlay) states.push({ key, state: state === undefined ? null : encodeState(state) })
+        await this.#store.append({
+          entries: p.entries.map(e => ({ seq: e.entry.seq, bytes: e.bytes, id: e.id })), states, lastSeq: p.seq,
+        })
       }
+    } catch (err) {
+      for (const key of p.popped) this.#requeue(key)
+      this.#fail(err, p.batch)
+      return
+    } finally {
+      if (this.#inflight === p) this.#inflight = null
     }
 
-    this.#seq = seq
-    for (const [key, state] of overlay) {
+    this.#seq = p.seq
+    for (const [key, state] of p.overlay) {
       if (state === undefined) this.#untrack(key)
       else this.#track(key, state)
     }
-    for (const key of popped) if (!overlay.has(key)) this.#requeue(key)
-    batch.forEach((p, i) => p.resolve(results[i] as SubmitResult))
+    for (const key of p.popped) if (!p.overlay.has(key)) this.#requeue(key)
+    p.batch.forEach((pending, i) => pending.resolve(p.results[i] as SubmitResult))
 
-    if (entries.length > 0 && this.#listeners.size > 0) {
-      const appended = entries.map(e => e.entry)
+    if (p.entries.length > 0 && this.#listeners.size > 0) {
+      const appended = p.entries.map(e => e.entry)
       const decisions = appended.flatMap(decisionsOf)
       for (const l of this.#listeners) l(appended, decisions)
     }

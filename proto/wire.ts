@@ -21,6 +21,7 @@ export const wireTypes = {
   LogEvent: type('LogEvent'),
   LedgerInput: type('LedgerInput'),
   LedgerEntry: type('LedgerEntry'),
+  LedgerEntryEvents: type('LedgerEntryEvents'),
   AddressState: type('AddressState'),
   Decision: type('Decision'),
   BanSnapshot: type('BanSnapshot'),
@@ -78,20 +79,30 @@ const decisionReason = enumMap<DecisionReason>(
 
 // ---------------------------------------------------------------- inputs
 
+// Encoders build plain literals (no spread, no rest): measured five times
+// faster to encode than objects with the domain's extra keys.
 export function inputToWire(input: LedgerInput): Msg {
   switch (input.type) {
-    case 'log': {
-      const { type: _t, kind, ...rest } = input
-      return { log: { ...rest, kind: logKind.to(kind) } }
-    }
-    case 'operator': {
-      const { type: _t, action, ...rest } = input
-      return { operator: { ...rest, action: operatorAction.to(action) } }
-    }
-    case 'import': {
-      const { type: _t, ...rest } = input
-      return { imported: rest }
-    }
+    case 'log':
+      return {
+        log: {
+          id: input.id, kind: logKind.to(input.kind), jail: input.jail, ip: input.ip, at: input.at,
+          host: input.host, source: input.source, user: input.user ?? '', receivedAt: input.receivedAt ?? 0,
+        },
+      }
+    case 'operator':
+      return {
+        operator: {
+          id: input.id, action: operatorAction.to(input.action), jail: input.jail, ip: input.ip, at: input.at,
+          actor: input.actor, reason: input.reason, duration: input.duration ?? 0,
+        },
+      }
+    case 'import':
+      return {
+        imported: {
+          id: input.id, jail: input.jail, ip: input.ip, bannedAt: input.bannedAt, at: input.at, source: input.source,
+        },
+      }
     case 'tick':
       return { tick: { at: input.at } }
     default: {
@@ -140,24 +151,23 @@ export function inputFromWire(m: Msg): LedgerInput {
 // ---------------------------------------------------------------- events
 
 export function eventToWire(e: DomainEvent): Msg {
-  const base = { jail: e.jail, ip: e.ip, at: e.at }
   switch (e.type) {
     case 'FailureRecorded':
-      return { failureRecorded: { ...base, outcome: failureOutcome.to(e.outcome), host: e.host, windowStart: e.windowStart } }
+      return { failureRecorded: { jail: e.jail, ip: e.ip, at: e.at, outcome: failureOutcome.to(e.outcome), host: e.host, windowStart: e.windowStart } }
     case 'CounterCleared':
-      return { counterCleared: base }
+      return { counterCleared: { jail: e.jail, ip: e.ip, at: e.at } }
     case 'GraceOpened':
-      return { graceOpened: { ...base, until: e.until } }
+      return { graceOpened: { jail: e.jail, ip: e.ip, at: e.at, until: e.until } }
     case 'BanIssued':
-      return { banIssued: { ...base, until: e.until, reason: banReason.to(e.reason), repeat: e.repeat, failures: e.failures } }
+      return { banIssued: { jail: e.jail, ip: e.ip, at: e.at, until: e.until, reason: banReason.to(e.reason), repeat: e.repeat, failures: e.failures } }
     case 'BanLifted':
-      return { banLifted: { ...base, reason: liftReason.to(e.reason) } }
+      return { banLifted: { jail: e.jail, ip: e.ip, at: e.at, reason: liftReason.to(e.reason) } }
     case 'BanExpired':
-      return { banExpired: base }
+      return { banExpired: { jail: e.jail, ip: e.ip, at: e.at } }
     case 'StateForgotten':
-      return { stateForgotten: base }
+      return { stateForgotten: { jail: e.jail, ip: e.ip, at: e.at } }
     case 'NoEffect':
-      return { noEffect: { ...base, why: e.why } }
+      return { noEffect: { jail: e.jail, ip: e.ip, at: e.at, why: e.why } }
     default: {
       const never: never = e
       throw new TypeError(`unknown event ${JSON.stringify(never)}`)
@@ -212,12 +222,20 @@ export function decodeEntry(bytes: Uint8Array): LedgerEntry {
   return entryFromWire(decode(wireTypes.LedgerEntry, bytes))
 }
 
+/** A stored entry's sequence, time and events, its cause left undecoded (replay). */
+export function decodeEntryEvents(bytes: Uint8Array): Pick<LedgerEntry, 'seq' | 'at' | 'events'> {
+  const m = decode(wireTypes.LedgerEntryEvents, bytes)
+  const events = m['events']
+  if (!Array.isArray(events)) throw new WireError('LedgerEntry: events missing')
+  return { seq: num(m, 'seq'), at: num(m, 'at'), events: events.map(e => eventFromWire(e as Msg)) }
+}
+
 // ---------------------------------------------------------------- state
 
 export function encodeState(s: AddressState): Uint8Array {
   return wireTypes.AddressState.encode({
     failures: s.failures, graceUntil: s.graceUntil, graceFailures: s.graceFailures,
-    ban: s.ban === null ? null : { ...s.ban, reason: banReason.to(s.ban.reason) },
+    ban: s.ban === null ? null : { since: s.ban.since, until: s.ban.until, reason: banReason.to(s.ban.reason), repeat: s.ban.repeat },
     bans: s.bans, lastBanEnd: s.lastBanEnd,
   }).finish()
 }
@@ -239,7 +257,10 @@ export function decodeState(bytes: Uint8Array): AddressState {
 // ---------------------------------------------------------------- decisions
 
 export function decisionToWire(d: Decision): Msg {
-  return { ...d, type: decisionType.to(d.type), reason: decisionReason.to(d.reason) }
+  return {
+    id: d.id, type: decisionType.to(d.type), jail: d.jail, ip: d.ip, at: d.at, until: d.until,
+    reason: decisionReason.to(d.reason), seq: d.seq, failures: d.failures,
+  }
 }
 
 export function decisionFromWire(m: Msg): Decision {

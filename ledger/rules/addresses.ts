@@ -4,36 +4,66 @@ import ipaddr from 'ipaddr.js'
 
 const MAX_ADDRESS_TEXT = 64
 
+const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/
+const IPV6_CHARS = /^[0-9A-Fa-f:.]{2,45}$/
+const MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/
+
 /** The canonical text of an IPv4 or IPv6 address (IPv4-mapped IPv6 becomes
- *  IPv4; IPv6 is compressed, lower case), or null when `text` is not one.
- *  Zone ids, prefixes and anything else are refused. */
+ *  IPv4; IPv6 is compressed, lower case, RFC 5952), or null when `text` is
+ *  not one. Zone ids, prefixes and anything else are refused. Runs for every
+ *  address a watcher, the CLI or a firewall listing hands over. */
 export function canonicalAddress(text: string): string | null {
-  if (text.length === 0 || text.length > MAX_ADDRESS_TEXT) return null
-  if (!ipaddr.isValid(text)) return null
-  if (text.includes('%')) return null
-  let addr: ipaddr.IPv4 | ipaddr.IPv6
+  if (text.length > MAX_ADDRESS_TEXT) return null
+  const v4 = IPV4.exec(text)
+  if (v4 !== null) {
+    // Only the plain dotted quad: no octal (010), hex or short forms.
+    for (let i = 1; i <= 4; i++) if (Number(v4[i]) > 255) return null
+    return text
+  }
+  if (!IPV6_CHARS.test(text) || !text.includes(':')) return null
+  // WHATWG URL's IPv6 host parser is strict (RFC 4291 text forms only) and
+  // serialises as RFC 5952; the character check above keeps `text` inside
+  // the brackets.
+  let host: string
   try {
-    addr = ipaddr.parse(text)
+    host = new URL(`http://[${text}]/`).hostname
   } catch {
     return null
   }
-  if (addr.kind() === 'ipv4') {
-    // ipaddr accepts legacy forms (octal, hex, fewer than four parts) and
-    // reads a leading zero as octal (010 = 8): only the plain dotted-quad
-    // decimal form is an address in a log line or a config.
-    if (!/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/.test(text)) return null
-    return addr.toString()
+  const v6 = host.slice(1, -1)
+  const mapped = MAPPED.exec(v6)
+  if (mapped !== null) {
+    const hi = parseInt(mapped[1] as string, 16)
+    const lo = parseInt(mapped[2] as string, 16)
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
   }
-  const v6 = addr as ipaddr.IPv6
-  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString()
-  return v6.toString()
+  return v6
 }
 
 type Range = readonly [ipaddr.IPv4 | ipaddr.IPv6, number]
 
-/** A set of addresses and CIDR ranges, IPv4 and IPv6. */
+/** A canonical dotted quad as an unsigned 32-bit number (no allocation:
+ *  this runs for every failure checked against an IPv4 range). */
+function v4Number(ip: string): number {
+  let n = 0
+  let part = 0
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i)
+    if (c === 46) {
+      n = n * 256 + part
+      part = 0
+    } else {
+      part = part * 10 + (c - 48)
+    }
+  }
+  return n * 256 + part
+}
+
+/** A set of addresses and CIDR ranges, IPv4 and IPv6. IPv4 ranges are
+ *  matched on numbers (this runs for every failure), IPv6 with ipaddr.js. */
 export class AddressSet {
-  readonly #v4: Range[] = []
+  /** [network, mask] pairs, unsigned 32-bit. */
+  readonly #v4: (readonly [number, number])[] = []
   readonly #v6: Range[] = []
   readonly #exact = new Set<string>()
 
@@ -45,7 +75,10 @@ export class AddressSet {
       const [addr, bits] = range
       if (addr.kind() === 'ipv4') {
         if (bits === 32) this.#exact.add(addr.toString())
-        else this.#v4.push(range)
+        else {
+          const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
+          this.#v4.push([(v4Number(addr.toString()) & mask) >>> 0, mask])
+        }
       } else {
         if (bits === 128) this.#exact.add(addr.toString())
         else this.#v6.push(range)
@@ -56,15 +89,20 @@ export class AddressSet {
   /** `ip` must be canonical (see canonicalAddress). */
   has(ip: string): boolean {
     if (this.#exact.has(ip)) return true
-    if (this.#v4.length === 0 && this.#v6.length === 0) return false
+    if (!ip.includes(':')) {
+      const n = v4Number(ip)
+      for (const [net, mask] of this.#v4) if (((n & mask) >>> 0) === net) return true
+      return false
+    }
+    if (this.#v6.length === 0) return false
     let addr: ipaddr.IPv4 | ipaddr.IPv6
     try {
       addr = ipaddr.parse(ip)
     } catch {
       return false
     }
-    const ranges = addr.kind() === 'ipv4' ? this.#v4 : this.#v6
-    for (const [net, bits] of ranges) {
+    if (addr.kind() !== 'ipv6') return false
+    for (const [net, bits] of this.#v6) {
       if (addr.match(net, bits)) return true
     }
     return false

@@ -3,20 +3,40 @@
 // (the store tracks the sequence applied); clears, lifts and expiries are
 // idempotent in themselves, counted failures are not (three failures in the
 // same second are three failures).
-import { produce, type Draft } from 'immer'
 import { EMPTY_STATE, isEmptyState } from './lifecycle.js'
-import type { AddressState, DomainEvent } from './types.js'
+import type { AddressState, DomainEvent, Millis } from './types.js'
 
-/** Applies `e` to a mutable state: an immer draft live, a plain object in replay. */
-export function applyEvent(s: Draft<AddressState>, e: DomainEvent): void {
+/** A state being changed: only its own fields are ever assigned, nested
+ *  values (the failures array, the ban) are replaced, never changed in
+ *  place, so a shallow copy of a frozen state is a safe draft. */
+export type MutableState = { -readonly [K in keyof AddressState]: AddressState[K] }
+
+/** `failures` without those at or before `windowStart`, with `at` inserted
+ *  in time order; a new array of exactly the right size. */
+function withFailure(failures: readonly Millis[], windowStart: Millis, at: Millis): Millis[] {
+  let kept = 0
+  for (const f of failures) if (f > windowStart) kept++
+  const out = new Array<Millis>(kept + 1)
+  let i = 0
+  let placed = false
+  for (const f of failures) {
+    if (f <= windowStart) continue
+    if (!placed && f > at) {
+      out[i++] = at
+      placed = true
+    }
+    out[i++] = f
+  }
+  if (!placed) out[i] = at
+  return out
+}
+
+/** Applies `e` to a state being changed (a copy live, a private object in replay). */
+export function applyEvent(s: MutableState, e: DomainEvent): void {
   switch (e.type) {
     case 'FailureRecorded':
       if (e.outcome === 'counted') {
-        const kept = s.failures.filter(f => f > e.windowStart)
-        let i = kept.length
-        while (i > 0 && (kept[i - 1] ?? 0) > e.at) i--
-        kept.splice(i, 0, e.at)
-        s.failures = kept
+        s.failures = withFailure(s.failures, e.windowStart, e.at)
       } else if (e.outcome === 'absorbed') {
         s.graceFailures += 1
       }
@@ -29,7 +49,7 @@ export function applyEvent(s: Draft<AddressState>, e: DomainEvent): void {
       s.graceFailures = 0
       return
     case 'BanIssued':
-      s.ban = { since: e.at, until: e.until, reason: e.reason, repeat: e.repeat }
+      s.ban = Object.freeze({ since: e.at, until: e.until, reason: e.reason, repeat: e.repeat })
       s.bans = Math.max(s.bans, e.repeat + 1)
       if (s.failures.length > 0) s.failures = []
       return
@@ -41,7 +61,7 @@ export function applyEvent(s: Draft<AddressState>, e: DomainEvent): void {
       }
       return
     case 'StateForgotten':
-      Object.assign(s, EMPTY_STATE, { failures: [] })
+      Object.assign(s, EMPTY_STATE)
       return
     case 'NoEffect':
       return
@@ -55,8 +75,9 @@ export function applyEvent(s: Draft<AddressState>, e: DomainEvent): void {
 /** The state after `events` (all of one jail and address), or undefined when
  *  the address is forgotten or holds nothing. */
 export function evolve(state: AddressState | undefined, events: readonly DomainEvent[]): AddressState | undefined {
-  const next = produce(state ?? EMPTY_STATE, draft => {
-    for (const e of events) applyEvent(draft, e)
-  })
-  return isEmptyState(next) ? undefined : next
+  // A shallow copy, not immer: measured 0.24 us against 3-3.7 us per
+  // transition, on the ledger's hot path (see applyEvent for why it is safe).
+  const next: MutableState = { ...(state ?? EMPTY_STATE) }
+  for (const e of events) applyEvent(next, e)
+  return isEmptyState(next) ? undefined : Object.freeze(next)
 }

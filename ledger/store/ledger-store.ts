@@ -8,6 +8,7 @@
 //
 // An entry, its id and the projection rows it changes are written in one
 // batch, synced (group commit: one fsync per batch, never per event).
+import { Buffer } from 'node:buffer'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Level } from 'level'
@@ -111,19 +112,23 @@ export class LedgerStore {
     return found.map(v => (v === undefined ? undefined : Number(new TextDecoder().decode(v))))
   }
 
-  /** Appends entries and their projection rows in one synced batch. */
+  /** Appends entries and their projection rows in one synced batch. Keys
+   *  carry their sublevel's prefix themselves: the same bytes on disk as
+   *  `{ sublevel }` options, at a third of the cost per put. */
   async append(batch: AppendBatch): Promise<void> {
-    const enc = new TextEncoder()
+    const log = this.#log.prefix
+    const ids = this.#ids.prefix
+    const state = this.#state.prefix
     const b = this.#db.batch()
     for (const e of batch.entries) {
-      b.put(seqKey(e.seq), e.bytes, { sublevel: this.#log })
-      if (e.id !== null) b.put(e.id, enc.encode(String(e.seq)), { sublevel: this.#ids })
+      b.put(log + seqKey(e.seq), e.bytes)
+      if (e.id !== null) b.put(ids + e.id, latin1(String(e.seq)))
     }
     for (const s of batch.states) {
-      if (s.state === null) b.del(s.key, { sublevel: this.#state })
-      else b.put(s.key, s.state, { sublevel: this.#state })
+      if (s.state === null) b.del(state + s.key)
+      else b.put(state + s.key, s.state)
     }
-    b.put('seq', enc.encode(String(batch.lastSeq)), { sublevel: this.#meta })
+    b.put(this.#meta.prefix + 'seq', latin1(String(batch.lastSeq)))
     await b.write({ sync: true })
   }
 
@@ -151,20 +156,26 @@ export class LedgerStore {
   }
 }
 
+const latin1 = (text: string): Bytes => Buffer.from(text, 'latin1')
+
 type RowIterator = {
   nextv(n: number): Promise<[string, Bytes][]>
   close(): Promise<void>
 }
 
-/** Rows of `it` in chunks of `size` (nextv is the fastest way to iterate). */
+/** Rows of `it` in chunks of `size` (nextv is the fastest way to iterate);
+ *  the next chunk is read while the caller works on this one. */
 async function* chunks(it: RowIterator, size: number): AsyncGenerator<[string, Bytes][]> {
+  let next = it.nextv(size)
   try {
     while (true) {
-      const rows = await it.nextv(size)
+      const rows = await next
       if (rows.length === 0) return
+      next = it.nextv(size)
       yield rows
     }
   } finally {
+    await next.catch(() => [])
     await it.close()
   }
 }

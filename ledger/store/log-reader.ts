@@ -2,14 +2,12 @@
 // alone), verify (replay equals the stored projection), time travel ("as
 // of" a past time) and explain (the entries that touched one address).
 import { Buffer } from 'node:buffer'
-import { decodeEntry, encodeState } from '../../proto/wire.js'
-import { applyEvent } from '../rules/evolve.js'
+import { decodeEntry, decodeEntryEvents, encodeState } from '../../proto/wire.js'
+import { applyEvent, type MutableState } from '../rules/evolve.js'
 import { EMPTY_STATE, isEmptyState } from '../rules/lifecycle.js'
-import type { AddressState, BanReason, LedgerEntry, Millis } from '../rules/types.js'
+import type { AddressState, BanReason, DomainEvent, LedgerEntry, Millis } from '../rules/types.js'
 import { stateKey, splitStateKey, type LedgerStore } from './ledger-store.js'
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? U[] : T[K] }
-type MutableState = Mutable<AddressState>
 
 export type ReplayProgress = (entries: number, lastSeq: number) => void
 
@@ -31,10 +29,10 @@ export async function replay(
   let lastSeq = 0
   for await (const rows of store.log(1, 2000)) {
     for (const [, bytes] of rows) {
-      const entry = decodeEntry(bytes)
+      const entry = decodeEntryEvents(bytes)
       lastSeq = entry.seq
       if (opts.until !== undefined && entry.at > opts.until) continue
-      applyEntry(states, entry)
+      applyEntry(states, entry.events)
       entries++
     }
     opts.onProgress?.(entries, lastSeq)
@@ -42,12 +40,12 @@ export async function replay(
   return { states, entries, lastSeq }
 }
 
-function applyEntry(states: Map<string, MutableState>, entry: LedgerEntry): void {
-  for (const e of entry.events) {
+function applyEntry(states: Map<string, MutableState>, events: readonly DomainEvent[]): void {
+  for (const e of events) {
     const key = stateKey(e.jail, e.ip)
     let s = states.get(key)
     if (s === undefined) {
-      s = { ...EMPTY_STATE, failures: [] }
+      s = { ...EMPTY_STATE }
       states.set(key, s)
     }
     applyEvent(s, e)
