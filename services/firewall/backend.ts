@@ -23,12 +23,17 @@ export type BanAdd = Readonly<{
   ip: string
   /** How long the kernel should keep it, > 0 (the ban's until - now). */
   timeout: Millis
+  /** The kernel may hold it already with another timeout: set it anew.
+   *  Costlier with nftables (a delete in the transaction), so only drift
+   *  repair asks for it; a plain add of a present address changes nothing. */
+  retime?: boolean
 }>
 
 export type BanKey = Readonly<{ jail: string; ip: string }>
 
-/** Deletes are applied before adds. Adding a present address sets its
- *  timeout anew; deleting an absent one is a no-op (R13). */
+/** Deletes are applied before adds. Adding a present address is a no-op
+ *  unless `retime` (or a delete of it in the same batch) asks for its new
+ *  timeout; deleting an absent one is a no-op (R13). */
 export type FirewallChanges = Readonly<{ add: readonly BanAdd[]; del: readonly BanKey[] }>
 
 export interface FirewallBackend {

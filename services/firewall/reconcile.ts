@@ -38,7 +38,7 @@ export function reconcile(
       add.push({ jail: d.jail, ip: d.ip, timeout })
     } else if (a.expiresIn !== null && Math.abs(a.expiresIn - timeout) > TIMEOUT_TOLERANCE) {
       retimed++
-      add.push({ jail: d.jail, ip: d.ip, timeout })
+      add.push({ jail: d.jail, ip: d.ip, timeout, retime: true })
     }
   }
   for (const [k, a] of have) if (!want.has(k)) del.push({ jail: a.jail, ip: a.ip })

@@ -87,7 +87,7 @@ function contract(s: Subject): void {
       t.same(keys(await b.list()), ['ssh 192.0.2.1'], 'ensure never drops bans')
     })
 
-    t.test('add, re-add (refreshes timeout), delete present and absent, deletes before adds', async t => {
+    t.test('add, re-add (retime sets the timeout anew), delete present and absent, deletes before adds', async t => {
       const { b } = await setup(t)
       await b.ensure(JAILS)
       const bans: BanAdd[] = [
@@ -105,6 +105,8 @@ function contract(s: Subject): void {
       }
 
       await b.apply({ add: bans.map(x => ({ ...x, timeout: 10 * HOUR })), del: [] })
+      t.equal((await b.list()).length, 4, 'a plain re-add: no error, no duplicate')
+      await b.apply({ add: bans.map(x => ({ ...x, timeout: 10 * HOUR, retime: true })), del: [] })
       const again = await b.list()
       t.equal(again.length, 4, 'no duplicate')
       if (s.timeouts) t.ok(again.every(x => x.expiresIn !== null && x.expiresIn > 9 * HOUR), 'timeouts set anew')

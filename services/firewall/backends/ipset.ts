@@ -9,7 +9,7 @@
 import type { FirewallBackend, JailScope, KernelBan } from '../backend.js'
 import type { CommandRunner } from '../command-runner.js'
 import { canonicalAddress } from '../../../ledger/rules/addresses.js'
-import { checkJail, checkScope, planChanges, timeoutSeconds } from './validate.js'
+import { checkJail, checkScope, planChanges, timeoutSeconds, type PlannedAdd } from './validate.js'
 
 /** ipset names hold 31 chars: `banledger-` + jail + `-v4`. */
 const MAX_JAIL = 18
@@ -41,8 +41,8 @@ function ruleLine(s: JailScope, v6: boolean): string {
 type SetHeader = { family: string; maxelem: number; timeout: boolean }
 
 /** `ipset list -t`: name -> header of every set. */
-function parseHeaders(stdout: string): Map<string, SetHeader & { type: string }> {
-  const sets = new Map<string, SetHeader & { type: string }>()
+function parseHeaders(stdout: string): Map<string, SetHeader & { type: string; entries: number }> {
+  const sets = new Map<string, SetHeader & { type: string; entries: number }>()
   for (const block of stdout.split(/\n(?=Name: )/)) {
     const name = /^Name: (\S+)/m.exec(block)?.[1]
     const type = /^Type: (\S+)/m.exec(block)?.[1] ?? ''
@@ -53,6 +53,7 @@ function parseHeaders(stdout: string): Map<string, SetHeader & { type: string }>
       family: /\bfamily (\S+)/.exec(header)?.[1] ?? '',
       maxelem: Number(/\bmaxelem (\d+)/.exec(header)?.[1] ?? NaN),
       timeout: /\btimeout \d+/.test(header),
+      entries: Number(/^Number of entries: (\d+)/m.exec(block)?.[1] ?? NaN),
     })
   }
   return sets
@@ -122,6 +123,26 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
     return bans
   }
 
+  function addLine(a: PlannedAdd): string {
+    const seconds = timeoutSeconds(a.timeout, MAX_TIMEOUT_S + 1)
+    return `add ${setName(a.jail, a.v6)} ${a.ip} timeout ${seconds > MAX_TIMEOUT_S ? 0 : seconds}`
+  }
+
+  /** True when every set added to stays under 90% of its maxelem even if
+   *  all the adds are new, from the headers alone; deletes need no room.
+   *  A missing set is not roomy: the exact path says what is wrong. */
+  async function roomyEnough(adds: readonly PlannedAdd[]): Promise<boolean> {
+    if (adds.length === 0) return true
+    const headers = parseHeaders((await run('ipset', ['list', '-t'])).stdout)
+    const added = new Map<string, number>()
+    for (const a of adds) added.set(setName(a.jail, a.v6), (added.get(setName(a.jail, a.v6)) ?? 0) + 1)
+    for (const [name, n] of added) {
+      const h = headers.get(name)
+      if (h === undefined || !Number.isFinite(h.entries) || h.entries + n >= 0.9 * h.maxelem) return false
+    }
+    return true
+  }
+
   return {
     name: 'ipset',
 
@@ -152,6 +173,14 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
     async apply(changes) {
       const plan = planChanges(changes, MAX_JAIL)
       if (plan.del.length === 0 && plan.add.length === 0) return
+      if (await roomyEnough(plan.add)) {
+        // Far from maxelem even if every add is new: no need to read every
+        // member (`ipset save` grows with the set).
+        const lines = plan.del.map(d => `del ${setName(d.jail, d.v6)} ${d.ip}`)
+        for (const a of plan.add) lines.push(addLine(a))
+        await restore(`${lines.join('\n')}\n`)
+        return
+      }
       const sets = await saved()
       const after = new Map<string, Set<string>>()
       const members = (name: string): Set<string> => {
@@ -172,8 +201,7 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
         if (!sets.has(name)) throw new Error(`ipset set ${name} does not exist: ensure jail ${a.jail} first; nothing was applied`)
         members(name).add(a.ip)
         grown.add(name)
-        const seconds = timeoutSeconds(a.timeout, MAX_TIMEOUT_S + 1)
-        lines.push(`add ${name} ${a.ip} timeout ${seconds > MAX_TIMEOUT_S ? 0 : seconds}`)
+        lines.push(addLine(a))
       }
       for (const [name, held] of after) {
         const max = sets.get(name)?.maxelem ?? maxelem

@@ -163,8 +163,6 @@ export function nftablesBackend(opts: { run: CommandRunner; table?: string }): F
       const plan = planChanges(changes)
       // nft 1.0.6 has no `destroy element`, and deleting an absent element
       // fails the whole transaction: add it first (1 s), then delete it.
-      // An add must also refresh a present element's timeout: same dance,
-      // then the real add.
       const ops: string[][] = []
       let chunk: string[] = []
       let count = 0
@@ -179,7 +177,10 @@ export function nftablesBackend(opts: { run: CommandRunner; table?: string }): F
       for (const d of plan.del) push([`add ${el(d)} timeout 1s }`, `delete ${el(d)} }`])
       for (const a of plan.add) {
         const t = nftTime(timeoutSeconds(a.timeout, MAX_TIMEOUT_S))
-        push([`add ${el(a)} timeout 1s }`, `delete ${el(a)} }`, `add ${el(a)} timeout ${t} }`])
+        // A plain add of a present element keeps its old timeout (kernels
+        // before 6.x), so a retime deletes it first; a delete makes a
+        // transaction 10-15 ms slower, so new bans skip it.
+        push(a.retime ? [`add ${el(a)} timeout 1s }`, `delete ${el(a)} }`, `add ${el(a)} timeout ${t} }`] : [`add ${el(a)} timeout ${t} }`])
       }
       if (chunk.length > 0) ops.push(chunk)
       for (const lines of ops) await nft(`${lines.join('\n')}\n`)

@@ -37,9 +37,9 @@ export function checkScope(scope: JailScope, maxJailLength?: number): JailScope 
 }
 
 export type PlannedBan = Readonly<{ jail: string; ip: string; v6: boolean }>
-export type PlannedAdd = PlannedBan & Readonly<{ timeout: number }>
+export type PlannedAdd = PlannedBan & Readonly<{ timeout: number; retime: boolean }>
 /** What a batch really asks for: an address deleted then added is an add
- *  (its timeout set anew); the last add of an address wins. */
+ *  whose timeout is set anew (retime); the last add of an address wins. */
 export type Plan = Readonly<{ del: readonly PlannedBan[]; add: readonly PlannedAdd[] }>
 
 /** Validates the whole batch first, then plans it; throws before any command. */
@@ -58,9 +58,9 @@ export function planChanges(changes: FirewallChanges, maxJailLength?: number): P
       throw new TypeError(`not a timeout in ms: ${shown(a.timeout)}`)
     }
     const key = `${a.jail} ${a.ip}`
-    dels.delete(key)
+    const retime = a.retime === true || dels.delete(key) || adds.get(key)?.retime === true
     adds.delete(key)
-    adds.set(key, { jail: a.jail, ip: a.ip, v6, timeout: a.timeout })
+    adds.set(key, { jail: a.jail, ip: a.ip, v6, timeout: a.timeout, retime })
   }
   return { del: [...dels.values()], add: [...adds.values()] }
 }
