@@ -1,0 +1,231 @@
+// Ledger benchmark (not a test): the ledger's scale targets, measured in one
+// run on a real LevelDB in temp dirs, each printed with its target and PASS/FAIL.
+//   1. durable ingest: LogEvents through the rules and the store, synced group
+//      commit, 8 concurrent producers of 1,000 events      >= 100,000 events/s
+//   2. replay of the 1,000,000 events stored by 1           >= 500,000 events/s
+//   3. start-up of that ledger (1,000,000 events, 100,000 active bans) until
+//      it answers activeBans(now)                          <= 3 s
+//   4. RSS of a fresh ledger tracking 1,000,000 addresses (one failure each,
+//      no bans), after gc                                  <= 1 GiB
+// 2, 3 and 4 each run in a child process (this file, --part <name>), so that
+// no part's heap weighs on another. Also printed for context: ingest with one
+// producer, verify time, heap.
+// Run: npm run bench:ledger (builds, then node --expose-gc
+// dist/test/bench/ledger-bench.js); about 2-3 minutes. Exits 1 when a target
+// is missed.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { Ledger } from '../../ledger/ledger.js'
+import type { LogEvent } from '../../ledger/rules/types.js'
+import { LedgerStore } from '../../ledger/store/ledger-store.js'
+import { replay, verify } from '../../ledger/store/log-reader.js'
+import { HOUR, rulesContext } from '../helpers/rules.js'
+
+const EVENTS = 1_000_000
+const BANNED = 100_000
+const CHUNK = 1_000
+const PRODUCERS = 8
+const SOLO_EVENTS = 200_000
+const MEMORY_ADDRESSES = 1_000_000
+const BASE = Date.now() - HOUR // bans (5 d) are still active when measured
+const rules = rulesContext({ ssh: {} }) // maxretry 3, findtime 48 h, bantime 5 d
+
+const dirs: string[] = []
+process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130))
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'banledger-bench-'))
+  dirs.push(dir)
+  return dir
+}
+
+// ------------------------------------------------------------------ data
+
+/** Address number -> canonical text: distinct, scattered, every 10th IPv6. */
+function address(i: number): string {
+  const n = Math.imul(i, 0x9e3779b1) & 0xffffff // a bijection on i < 2^24
+  if (i % 10 === 9) return `2001:db8:${(0x1000 | (n >>> 12)).toString(16)}:${(0x1000 | (n & 0xfff)).toString(16)}::1`
+  const first = [45, 61, 77, 89, 103, 141, 185, 193, 212][i % 9] as number
+  return `${first}.${n >>> 16}.${(n >>> 8) & 255}.${n & 255}`
+}
+
+/** One event per slot: address number and kind (f = failure, s = success). */
+type Plan = { addr: Uint32Array; success: Uint8Array }
+
+/** `groups`: [addresses, pattern] (e.g. [100_000, 'fff']); events in a
+ *  fixed pseudo-random order, so addresses interleave as in a real log. */
+function makePlan(groups: readonly (readonly [number, string])[]): Plan {
+  const total = groups.reduce((s, [n, p]) => s + n * p.length, 0)
+  const addr = new Uint32Array(total)
+  const success = new Uint8Array(total)
+  let slot = 0
+  let a = 0
+  for (const [n, pattern] of groups) {
+    for (let k = 0; k < n; k++, a++) {
+      for (const c of pattern) { addr[slot] = a; success[slot++] = c === 's' ? 1 : 0 }
+    }
+  }
+  let seed = 42
+  const random = (): number => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 }
+  for (let i = total - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[addr[i], addr[j]] = [addr[j] as number, addr[i] as number]
+    ;[success[i], success[j]] = [success[j] as number, success[i] as number]
+  }
+  return { addr, success }
+}
+
+/** Events [from, to) of `plan`, spread over the hour after BASE. */
+function events(plan: Plan, from: number, to: number): LogEvent[] {
+  const out: LogEvent[] = []
+  const step = HOUR / plan.addr.length
+  for (let i = from; i < Math.min(to, plan.addr.length); i++) {
+    out.push({
+      type: 'log', kind: plan.success[i] === 1 ? 'success' : 'failure', id: `web-1:4711:${i * 97}`,
+      jail: 'ssh', ip: address(plan.addr[i] as number), at: BASE + Math.floor(i * step),
+      host: 'web-1', source: '/var/log/auth.log',
+    })
+  }
+  return out
+}
+
+// --------------------------------------------------------------- measuring
+
+const seconds = (t0: number): number => (performance.now() - t0) / 1000
+
+/** Submits chunks 0..n-1 from `producers` concurrent loops; events/s. */
+async function ingest(ledger: Ledger, total: number, producers: number, chunk: (k: number) => LogEvent[]): Promise<number> {
+  const n = Math.ceil(total / CHUNK)
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: producers }, async () => {
+    while (next < n) await ledger.submit(chunk(next++))
+  }))
+  return total / seconds(t0)
+}
+
+type Row = { name: string; value: string; target?: string; pass?: boolean }
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const MiB = (bytes: number): string => `${fmt(bytes / 2 ** 20)} MiB`
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`bench data is not what it should be: ${what}`)
+}
+
+/** In this process: ingest with 1 producer (context), then with 8 into the
+ *  ledger that the replay and start-up parts read. */
+async function ingestPart(dir: string): Promise<Row[]> {
+  // 100,000 addresses fail 3 times (banned), 300,000 once, 100,000 twice,
+  // 100,000 fail and succeed: 1,000,000 events, 600,000 addresses.
+  const plan = makePlan([[BANNED, 'fff'], [300_000, 'f'], [100_000, 'ff'], [100_000, 'fs']])
+  check(plan.addr.length === EVENTS, 'event count')
+  // Made as they are submitted (0.15 us each), so they die young, as events from the bus do.
+  const chunk = (k: number): LogEvent[] => events(plan, k * CHUNK, (k + 1) * CHUNK)
+
+  const solo = await Ledger.open({ dir: tempDir(), rules })
+  const soloRate = await ingest(solo, SOLO_EVENTS, 1, chunk)
+  await solo.close()
+
+  const ledger = await Ledger.open({ dir, rules })
+  const rate = await ingest(ledger, EVENTS, PRODUCERS, chunk)
+  check(ledger.seq === EVENTS, `seq ${ledger.seq}`)
+  check(ledger.activeBans(Date.now()).length === BANNED, 'active bans after ingest')
+  await ledger.close()
+  return [
+    { name: `durable ingest, ${PRODUCERS} producers (${fmt(EVENTS)} events)`, value: `${fmt(rate)} events/s`, target: '>= 100,000/s', pass: rate >= 100_000 },
+    { name: `  context: 1 producer (${fmt(SOLO_EVENTS)} events)`, value: `${fmt(soloRate)} events/s` },
+  ]
+}
+
+// The parts below each run in a child process of their own (a fresh heap,
+// as the service or the CLI would have).
+
+async function replayPart(dir: string): Promise<Row[]> {
+  const store = await LedgerStore.open(dir, { create: false })
+  try {
+    let t0 = performance.now()
+    const replayed = await replay(store)
+    const replaySeconds = seconds(t0)
+    check(replayed.entries === EVENTS, `replayed ${replayed.entries}`)
+    t0 = performance.now()
+    const report = await verify(store)
+    const verifySeconds = seconds(t0)
+    check(report.mismatchCount === 0, `verify: ${report.mismatches.join('; ')}`)
+    const rate = EVENTS / replaySeconds
+    return [
+      { name: `replay (${fmt(EVENTS)} events)`, value: `${fmt(rate)} events/s`, target: '>= 500,000/s', pass: rate >= 500_000 },
+      { name: '  context: replay time / verify time', value: `${fmt(replaySeconds, 2)} s / ${fmt(verifySeconds, 2)} s` },
+    ]
+  } finally {
+    await store.close()
+  }
+}
+
+async function startupPart(dir: string): Promise<Row[]> {
+  const t0 = performance.now()
+  const ledger = await Ledger.open({ dir, rules, create: false })
+  const bans = ledger.activeBans(Date.now()).length
+  const startSeconds = seconds(t0)
+  const addresses = ledger.addresses
+  await ledger.close()
+  check(bans === BANNED, `active bans after start-up: ${bans}`)
+  return [{ name: `start-up to serving (${fmt(addresses)} addresses, ${fmt(bans)} bans)`, value: `${fmt(startSeconds, 2)} s`, target: '<= 3 s', pass: startSeconds <= 3 }]
+}
+
+async function memoryPart(): Promise<Row[]> {
+  const gc = globalThis.gc
+  if (gc === undefined) throw new Error('run with --expose-gc')
+  const plan = makePlan([[MEMORY_ADDRESSES, 'f']])
+  const ledger = await Ledger.open({ dir: tempDir(), rules })
+  const rate = await ingest(ledger, MEMORY_ADDRESSES, PRODUCERS, k => events(plan, k * CHUNK, (k + 1) * CHUNK))
+  check(ledger.addresses === MEMORY_ADDRESSES && ledger.activeBans(Date.now()).length === 0, 'tracked addresses')
+  gc()
+  gc()
+  const { rss, heapUsed, heapTotal } = process.memoryUsage()
+  await ledger.close()
+  return [
+    { name: `RSS, ${fmt(MEMORY_ADDRESSES)} tracked addresses`, value: MiB(rss), target: '<= 1,024 MiB', pass: rss <= 2 ** 30 },
+    { name: '  context: heap used / heap total', value: `${MiB(heapUsed)} / ${MiB(heapTotal)}` },
+    { name: '  context: ingest of those', value: `${fmt(rate)} events/s` },
+  ]
+}
+
+function inChild(part: string, dir = ''): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const args = ['--expose-gc', fileURLToPath(import.meta.url), '--part', part, dir]
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.on('error', reject)
+    child.on('close', code => (code === 0 ? resolve(JSON.parse(out) as Row[]) : reject(new Error(`${part} part exited with ${code}`))))
+  })
+}
+
+function print(rows: readonly Row[]): void {
+  const w = Math.max(...rows.map(r => r.name.length))
+  const v = Math.max(...rows.map(r => r.value.length))
+  console.log(`\nbanledger ledger bench: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, node ${process.version}\n`)
+  console.log(`${'figure'.padEnd(w)}  ${'result'.padEnd(v)}  ${'target'.padEnd(14)}  verdict`)
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(w)}  ${r.value.padEnd(v)}  ${(r.target ?? '').padEnd(14)}  ${r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL'}`)
+  }
+}
+
+const parts: Record<string, (dir: string) => Promise<Row[]>> = { replay: replayPart, startup: startupPart, memory: memoryPart }
+const at = process.argv.indexOf('--part')
+if (at !== -1) {
+  const part = parts[process.argv[at + 1] ?? '']
+  if (part === undefined) throw new TypeError(`--part must be one of ${Object.keys(parts).join(', ')}`)
+  console.log(JSON.stringify(await part(process.argv[at + 2] ?? '')))
+} else {
+  const t0 = performance.now()
+  const dir = tempDir()
+  const rows = [...await ingestPart(dir), ...await inChild('replay', dir), ...await inChild('startup', dir), ...await inChild('memory')]
+  print(rows)
+  console.log(`\ntotal ${fmt(seconds(t0), 0)} s`)
+  if (rows.some(r => r.pass === false)) process.exitCode = 1
+}
