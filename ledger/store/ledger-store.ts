@@ -19,6 +19,9 @@ type Bytes = Uint8Array
 
 const SEQ_DIGITS = 16
 export const FORMAT_VERSION = '1'
+/** LevelDB's memtable: 4 MiB by default; a larger one means fewer level-0
+ *  files and compactions under a sustained ingest (measured with bench:ledger). */
+const WRITE_BUFFER = 32 * 1024 * 1024
 
 export const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0')
 export const stateKey = (jail: string, ip: string): string => `${jail}/${ip}`
@@ -79,7 +82,7 @@ export class LedgerStore {
     if (!create && !existsSync(join(dir, 'CURRENT'))) {
       throw new LedgerMissingError(`there is no ledger in ${dir} (has the service run with this configuration?)`)
     }
-    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: create })
+    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: create, writeBufferSize: WRITE_BUFFER })
     try {
       await db.open()
     } catch (err) {
