@@ -2,7 +2,8 @@
 // alone), verify (replay equals the stored projection), time travel ("as
 // of" a past time) and explain (the entries that touched one address).
 import { Buffer } from 'node:buffer'
-import { decodeEntry, decodeEntryEvents, encodeState } from '../../proto/wire.js'
+import { decodeEntryEventsFast } from '../../proto/entry-events-decoder.js'
+import { decodeEntry, encodeState } from '../../proto/wire.js'
 import { applyEvent, type MutableState } from '../rules/evolve.js'
 import { EMPTY_STATE, isEmptyState } from '../rules/lifecycle.js'
 import type { AddressState, BanReason, DomainEvent, LedgerEntry, Millis } from '../rules/types.js'
@@ -29,7 +30,7 @@ export async function replay(
   let lastSeq = 0
   for await (const rows of store.log(1, 2000)) {
     for (const [, bytes] of rows) {
-      const entry = decodeEntryEvents(bytes)
+      const entry = decodeEntryEventsFast(bytes)
       lastSeq = entry.seq
       if (opts.until !== undefined && entry.at > opts.until) continue
       applyEntry(states, entry.events)

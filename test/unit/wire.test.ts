@@ -6,6 +6,8 @@ import {
   decodeDecision, decodeEntry, decodeState, encodeDecision, encodeEntry, encodeState, WireError, wireTypes,
 } from '../../proto/wire.js'
 import type { AddressState, Decision, DomainEvent, LedgerEntry, LedgerInput } from '../../ledger/rules/types.js'
+import { decodeEntryEventsFast } from '../../proto/entry-events-decoder.js'
+import { decodeEntryEvents } from '../../proto/wire.js'
 import { DAY, T0 } from '../helpers/rules.js'
 
 const subject = { jail: 'ssh', ip: '2001:db8::7', at: T0 }
@@ -61,4 +63,19 @@ t.test('garbage bytes and unknown enum values are WireErrors, never crashes', as
   t.throws(() => decodeEntry(new Uint8Array([])), WireError, 'an entry with no cause')
   const badEnum = wireTypes.Decision.encode({ id: 'x', type: 9, jail: 'ssh', ip: '198.51.100.1', reason: 1 }).finish()
   t.throws(() => decodeDecision(badEnum), { name: 'WireError', message: /DecisionType: unknown value 9/ })
+})
+
+t.test('the fast replay decoder agrees with the reflective one', async t => {
+  causes.forEach((cause, i) => {
+    const bytes = encodeEntry({ seq: i + 1, at: T0 + i, cause, events })
+    t.same(decodeEntryEventsFast(bytes), decodeEntryEvents(bytes), cause.type)
+  })
+  t.same(decodeEntryEventsFast(encodeEntry({ seq: 2 ** 53 - 1, at: 0, cause: causes[5] as LedgerInput, events: [] })),
+    { seq: 2 ** 53 - 1, at: 0, events: [] })
+  t.throws(() => decodeEntryEventsFast(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), WireError)
+  const badEnum = encodeEntry({ seq: 1, at: T0, cause: causes[5] as LedgerInput, events: [{ type: 'BanLifted', ...subject, reason: 'success' }] })
+  // Turn LIFT_REASON_SUCCESS (1) into 9: the last byte is the enum's varint.
+  const patched = new Uint8Array(badEnum)
+  patched[patched.length - 1] = 9
+  t.throws(() => decodeEntryEventsFast(patched), { name: 'WireError', message: /LiftReason: unknown value 9/ })
 })
