@@ -40,8 +40,8 @@ type Prepared = {
   batch: Pending[]
   results: SubmitResult[]
   entries: { entry: LedgerEntry; bytes: Uint8Array; id: string | null }[]
-  /** The state each touched key has after the batch (undefined: forgotten). */
-  overlay: Map<string, AddressState | undefined>
+  /** The state each touched key has after the batch (null: forgotten). */
+  overlay: Map<string, AddressState | null>
   /** Due-index keys this batch's ticks took; put back after the write. */
   popped: string[]
   ids: Map<string, number>
@@ -208,13 +208,16 @@ export class Ledger {
       if (seq !== undefined) stored.set(id, seq)
     })
 
-    const overlay = new Map<string, AddressState | undefined>()
-    const view = (jail: string, ip: string): AddressState | undefined => {
-      const k = stateKey(jail, ip)
-      if (overlay.has(k)) return overlay.get(k)
-      if (prev !== null && prev.overlay.has(k)) return prev.overlay.get(k)
+    const overlay = new Map<string, AddressState | null>()
+    // One lookup per layer: null marks a key forgotten in that layer.
+    const byKey = (k: string): AddressState | undefined => {
+      const mine = overlay.get(k)
+      if (mine !== undefined) return mine ?? undefined
+      const pending = prev?.overlay.get(k)
+      if (pending !== undefined) return pending ?? undefined
       return this.#states.get(k)
     }
+    const view = (jail: string, ip: string): AddressState | undefined => byKey(stateKey(jail, ip))
     const popped: string[] = []
     const entries: Prepared['entries'] = []
     const results: SubmitResult[] = []
@@ -251,7 +254,7 @@ export class Ledger {
       }
       for (const e of events) {
         const k = stateKey(e.jail, e.ip)
-        overlay.set(k, evolve(view(e.jail, e.ip), [e]))
+        overlay.set(k, evolve(byKey(k), [e]) ?? null)
       }
       seq += 1
       const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
@@ -269,7 +272,7 @@ export class Ledger {
     try {
       if (p.entries.length > 0) {
         const states: StateWrite[] = []
-        for (const [key, state] of p.overlay) states.push({ key, state: state === undefined ? null : encodeState(state) })
+        for (const [key, state] of p.overlay) states.push({ key, state: state === null ? null : encodeState(state) })
         await this.#store.append({
           entries: p.entries.map(e => ({ seq: e.entry.seq, bytes: e.bytes, id: e.id })), states, lastSeq: p.seq,
         })
@@ -284,7 +287,7 @@ export class Ledger {
 
     this.#seq = p.seq
     for (const [key, state] of p.overlay) {
-      if (state === undefined) this.#untrack(key)
+      if (state === null) this.#untrack(key)
       else this.#track(key, state)
     }
     for (const key of p.popped) if (!p.overlay.has(key)) this.#requeue(key)
