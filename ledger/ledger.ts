@@ -65,12 +65,13 @@ export class Ledger {
   /** The earliest due time each key has in #due, so the heap holds about one entry per key. */
   readonly #dueAt = new Map<string, Millis>()
   readonly #listeners = new Set<CommitListener>()
+  readonly #failureListeners = new Set<(err: LedgerFailedError) => void>()
   #seq = 0
   #queue: Pending[] = []
   #writing: Promise<void> | null = null
   /** The batch whose write is in flight: the next one is decided against it. */
   #inflight: Prepared | null = null
-  #failed: Error | null = null
+  #failed: LedgerFailedError | null = null
   #closed = false
 
   private constructor(store: LedgerStore, rules: RulesContext, maxBatch: number) {
@@ -189,8 +190,16 @@ export class Ledger {
   }
 
   #fail(err: unknown, batch: readonly Pending[]): void {
+    const first = this.#failed === null
     this.#failed ??= new LedgerFailedError(`ledger write failed: ${(err as Error).message}`, { cause: err })
     for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed)
+    if (first) for (const l of this.#failureListeners) l(this.#failed)
+  }
+
+  /** Called once if a write fails: the ledger then refuses every input
+   *  (its state on disk is intact, its memory may not be); restart it. */
+  onFailure(listener: (err: LedgerFailedError) => void): void {
+    this.#failureListeners.add(listener)
   }
 
   /** Decides a batch against the current state, including the batch still

@@ -159,6 +159,7 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
       backend: top.firewall?.backend ?? 'auto',
       checkInterval: top.firewall?.check_interval ?? DEFAULT_CHECK_INTERVAL,
       maxelem: top.firewall?.maxelem ?? DEFAULT_MAXELEM,
+      ipv6Escalate: top.firewall?.ipv6_escalate ?? null,
     },
     jails: jailConfigs,
   }

@@ -265,6 +265,7 @@ export const firewallSchema = section(
     }).optional(),
     check_interval: duration({ min: 1000, max: 86_400_000 }).optional(),
     maxelem: integer(16, 16_777_216).optional(),
+    ipv6_escalate: integer(2, 65_536).nullable().optional(),
   },
   'a mapping like { backend: auto, check_interval: 60s }',
 ).nullable()

@@ -33,6 +33,9 @@ export type FirewallConfig = Readonly<{
   checkInterval: Millis
   /** ipset's maxelem per set (ipset backend). */
   maxelem: number
+  /** Ban an IPv6 /64 instead of its addresses once this many of them are
+   *  banned in one jail; null (the default): never. */
+  ipv6Escalate: number | null
 }>
 
 export type Config = Readonly<{

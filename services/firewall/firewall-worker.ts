@@ -1,11 +1,14 @@
 // The firewall worker: makes the kernel hold exactly the bans in force. On
 // start it reconciles with a snapshot of the projection, then follows the
 // decisions; every check interval (and on demand) it compares again and
-// repairs drift. A stop lifts nothing (R5): bans stay in the kernel, where
-// nftables and ipset also expire them by themselves.
+// repairs drift. With IPv6 /64 escalation on (escalate.ts), an IPv6
+// decision triggers a reconcile instead, as the bans of a /64 are counted
+// over the whole snapshot. A stop lifts nothing (R5): bans stay in the
+// kernel, where nftables and ipset also expire them by themselves.
 import type { Logger } from 'pino'
 import type { Decision, Millis } from '../../ledger/rules/types.js'
 import type { BanAdd, BanKey, FirewallBackend, JailScope } from './backend.js'
+import { escalate, type Escalation } from './escalate.js'
 import type { ProtectionCheck } from './protected-addresses.js'
 import { reconcile, type DesiredBan, type Drift } from './reconcile.js'
 
@@ -15,6 +18,8 @@ export type FirewallWorkerOptions = Readonly<{
   /** The bans in force now (the projection's snapshot). */
   snapshot: () => Promise<readonly DesiredBan[]>
   protection: ProtectionCheck
+  /** IPv6 /64 escalation; absent or null: off. */
+  escalation?: Escalation | null
   /** 0: no periodic check. */
   checkInterval: Millis
   logger: Logger
@@ -31,6 +36,8 @@ export class FirewallWorker {
   /** Decisions waiting for the next apply, last one per address wins. */
   #pending = new Map<string, { add: BanAdd } | { del: BanKey }>()
   #flushing = false
+  /** A reconcile is queued for IPv6 decisions (escalation on). */
+  #recheckQueued = false
   #timer: NodeJS.Timeout | null = null
   #closed = false
 
@@ -64,7 +71,7 @@ export class FirewallWorker {
         else desired.push(b)
       }
       const t = now()
-      const { add, del, drift } = reconcile(desired, await backend.list(), t)
+      const { add, del, drift } = reconcile(this.#escalated(desired, t), await backend.list(), t)
       if (add.length + del.length > 0) await backend.apply({ add, del })
       const report = { ...drift, refused, inForce: desired.filter(d => d.until > t).length }
       const changed = drift.missing + drift.stale + drift.retimed > 0
@@ -81,8 +88,13 @@ export class FirewallWorker {
   onDecisions(decisions: readonly Decision[]): void {
     if (this.#closed) return
     const t = this.#o.now()
+    let recheck = false
     for (const d of decisions) {
       if (!this.#jails.has(d.jail)) continue
+      if (this.#escalation !== null && d.ip.includes(':')) {
+        recheck = true
+        continue
+      }
       const key = `${d.jail}/${d.ip}`
       if (d.type === 'ban') {
         if (d.until <= t || this.#refuse(d.jail, d.ip)) continue
@@ -95,6 +107,23 @@ export class FirewallWorker {
       this.#flushing = true
       void this.#serial(() => this.#flush())
     }
+    if (recheck && !this.#recheckQueued) {
+      // One reconcile for a burst: it reads the snapshot when it runs.
+      this.#recheckQueued = true
+      void this.#serial(async () => {
+        this.#recheckQueued = false
+        await this.#reconcileNow()
+      })
+    }
+  }
+
+  get #escalation(): Escalation | null {
+    return this.#o.escalation ?? null
+  }
+
+  /** Only bans still in force count towards a /64. */
+  #escalated(desired: readonly DesiredBan[], t: Millis): readonly DesiredBan[] {
+    return this.#escalation === null ? desired : escalate(desired.filter(d => d.until > t), this.#escalation)
   }
 
   async #flush(): Promise<void> {
@@ -124,7 +153,8 @@ export class FirewallWorker {
     try {
       await backend.ensure(this.#o.jails)
       const desired = (await this.#o.snapshot()).filter(b => this.#jails.has(b.jail) && this.#refuse(b.jail, b.ip) === false)
-      const { add, del } = reconcile(desired, await backend.list(), now())
+      const t = now()
+      const { add, del } = reconcile(this.#escalated(desired, t), await backend.list(), t)
       if (add.length + del.length > 0) await backend.apply({ add, del })
     } catch (err) {
       this.#o.logger.error({ err: (err as Error).message }, 'firewall reconcile failed: %s; next check in %dms', (err as Error).message, this.#o.checkInterval)

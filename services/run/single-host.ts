@@ -13,13 +13,21 @@ import { serveControl, type ControlServer } from '../control/control-server.js'
 import { localLedgerApi } from '../control/ledger-api.js'
 import { createBackend } from '../firewall/backends/create-backend.js'
 import { execRunner } from '../firewall/command-runner.js'
+import { netProtectionCheck, type Escalation } from '../firewall/escalate.js'
 import { FirewallWorker } from '../firewall/firewall-worker.js'
 import { defaultGateways, protectionCheck } from '../firewall/protected-addresses.js'
 import { Watcher } from '../watcher/watcher.js'
 import { watchedJails } from './filters-from-config.js'
-import { rulesFromConfig } from './rules-from-config.js'
+import { ownAddresses, rulesFromConfig } from './rules-from-config.js'
 
-export type ServiceDeps = Readonly<{ logger: Logger; now?: () => Millis }>
+export type ServiceDeps = Readonly<{
+  logger: Logger
+  now?: () => Millis
+  /** Something the service cannot recover from in-process (the ledger
+   *  failed to write): main stops it and exits non-zero, so that systemd
+   *  restarts it and the ledger reopens from disk. */
+  onFatal?: (err: Error) => void
+}>
 
 export type Service = Readonly<{
   start(): Promise<void>
@@ -41,6 +49,17 @@ export function logDecision(logger: Logger, d: Decision): void {
   logger.info({ decision: { type: d.type, jail: d.jail, ip: d.ip, reason: d.reason, until, seq: d.seq } }, text)
 }
 
+/** IPv6 /64 escalation as configured (firewall.ipv6_escalate), or null when off.
+ *  A /64 overlapping an ignore entry, this host's addresses or `gateways` is never banned. */
+export function escalationFromConfig(
+  config: Config, gateways: readonly string[], own: readonly string[] = config.ignoreSelf ? ownAddresses() : [],
+): Escalation | null {
+  const threshold = config.firewall.ipv6Escalate
+  if (threshold === null) return null
+  const perJail = new Map(config.jails.map(j => [j.name, j.ignoreip]))
+  return { threshold, protection: netProtectionCheck([...config.ignoreip, ...own, ...gateways], perJail) }
+}
+
 /** The firewall worker on the configured backend, fed from the projection. */
 export async function buildFirewall(
   config: Config, rules: RulesContext, ledger: Ledger, logger: Logger, now: () => Millis,
@@ -51,11 +70,13 @@ export async function buildFirewall(
     log: (msg, data) => logger.info({ firewall: data }, msg),
   })
   logger.info({ firewall: { backend: backend.name } }, `firewall backend ${reason}`)
+  const gateways = await defaultGateways(execRunner)
   return new FirewallWorker({
     backend,
     jails: config.jails.map(j => ({ name: j.name, ports: j.ports, protocol: j.protocol })),
     snapshot: async () => ledger.activeBans(now()),
-    protection: protectionCheck(rules, await defaultGateways(execRunner)),
+    protection: protectionCheck(rules, gateways),
+    escalation: escalationFromConfig(config, gateways),
     checkInterval: config.firewall.checkInterval,
     logger,
     now,
@@ -94,6 +115,10 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
         'ledger open at sequence %d', ledger.seq)
       bus = new EmbeddedBus((err, where) => logger.error({ err }, '%s failed', where))
       const l = ledger
+      l.onFailure(err => {
+        logger.fatal({ err: err.message }, 'the ledger failed: %s; stopping', err.message)
+        deps.onFatal?.(err)
+      })
       const b = bus
       b.consumeEvents(async events => { await l.submit(events) })
       l.onCommit((_entries, decisions) => {

@@ -125,6 +125,29 @@ function contract(s: Subject): void {
       if (s.timeouts) t.ok(left <= 2 * HOUR && left > HOUR, 'the re-add holds')
     })
 
+    t.test('an IPv6 /64 (escalation) is added, listed, re-added and deleted beside addresses', async t => {
+      const { b } = await setup(t)
+      await b.ensure(JAILS)
+      const net = '2001:db8:1:2::/64'
+      await b.apply({ add: [{ jail: 'ssh', ip: net, timeout: HOUR }, { jail: 'ssh', ip: '2001:db8:1:3::1', timeout: HOUR },
+        { jail: 'web-1', ip: '2001:db8:1:2::/64', timeout: HOUR }], del: [] })
+      const listed = await b.list()
+      t.same(keys(listed), ['ssh 2001:db8:1:2::/64', 'ssh 2001:db8:1:3::1', 'web-1 2001:db8:1:2::/64'])
+      const held = listed.find(x => x.jail === 'ssh' && x.ip === net)
+      if (s.timeouts) t.ok(held?.expiresIn != null && held.expiresIn > HOUR - 60_000 && held.expiresIn <= HOUR, `expiresIn ${held?.expiresIn}`)
+      await b.apply({ add: [{ jail: 'ssh', ip: net, timeout: 3 * HOUR, retime: true }, { jail: 'ssh', ip: net, timeout: 3 * HOUR }], del: [] })
+      const again = await b.list()
+      t.equal(again.length, 3, 'no duplicate')
+      if (s.timeouts) t.ok((again.find(x => x.jail === 'ssh' && x.ip === net)?.expiresIn ?? 0) > 2 * HOUR, 'retimed')
+      await b.ensure(JAILS)
+      t.equal((await b.list()).length, 3, 'ensure keeps the /64')
+      await b.apply({ add: [], del: [{ jail: 'ssh', ip: net }, { jail: 'ssh', ip: '2001:db8:9:9::/64' }] })
+      t.same(keys(await b.list()), ['ssh 2001:db8:1:3::1', 'web-1 2001:db8:1:2::/64'], 'deleted; an absent /64 is a no-op')
+      for (const bad of ['2001:db8:1:2::/48', '2001:db8:1:2::1/64', '192.0.2.0/24', '2001:db8:1:2:0:0:0:0/64']) {
+        await t.rejects(b.apply({ add: [{ jail: 'ssh', ip: bad, timeout: HOUR }], del: [] }), TypeError, bad)
+      }
+    })
+
     t.test('a burst of 1,000 mixed adds and deletes in one apply, and concurrent applies', async t => {
       const { b } = await setup(t)
       await b.ensure(JAILS)
@@ -181,7 +204,7 @@ function contract(s: Subject): void {
     t.test('hostile input is refused before any command runs', async t => {
       const { run, calls } = recorder()
       const b = s.make(run)
-      const ips = ['1.2.3.4; rm -rf /', '$(reboot)', '0.0.0.0/0', '::/0', 'x'.repeat(10_000), '::ffff:192.0.2.1', '192.0.2.01', '']
+      const ips = ['1.2.3.4; rm -rf /', '$(reboot)', '0.0.0.0/0', '::/0', '::/64', '2001:db8::/63', '2001:db8::/64; flush ruleset', '192.0.2.0/64', 'x'.repeat(10_000), '::ffff:192.0.2.1', '192.0.2.01', '']
       for (const ip of ips) {
         await t.rejects(b.apply({ add: [{ jail: 'ssh', ip, timeout: HOUR }], del: [] }), TypeError, `add ${ip.slice(0, 20)}`)
         await t.rejects(b.apply({ add: [], del: [{ jail: 'ssh', ip }] }), TypeError, `del ${ip.slice(0, 20)}`)

@@ -61,3 +61,41 @@ t.test('1,000 concurrent ban/unban decisions: no command error, kernel = project
   const report = await worker.check('check')
   t.same([report.missing, report.stale, report.retimed], [0, 0, 0], 'a check after the burst finds nothing to repair')
 })
+
+t.test('IPv6 /64 escalation: 3 addresses of one /64 become the /64, an unban below the threshold undoes it', when, async t => {
+  const ns = await withNetns(t, 'esc')
+  const backend = nftablesBackend({ run: netnsRunner(ns) })
+  const projection = new Map<string, DesiredBan>()
+  const logger = pino({ level: 'silent' })
+  const worker = new FirewallWorker({
+    backend, jails: [{ name: 'ssh', ports: [22], protocol: 'tcp' }],
+    snapshot: async () => [...projection.values()],
+    protection: () => null,
+    escalation: { threshold: 3, protection: () => null },
+    checkInterval: 0, logger, now: Date.now,
+  })
+  t.teardown(() => worker.close())
+  await worker.start()
+  const now = Date.now()
+  const kernelIs = (want: string[], what: string) => waitFor(async () => {
+    const ips = (await backend.list()).map(b => b.ip).sort()
+    return JSON.stringify(ips) === JSON.stringify([...want].sort()) ? ips : null
+  }, { timeout: 10_000, what })
+  const ips = ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2::c']
+  const ban = (ip: string, i: number): Decision => {
+    const d = decision('ban', ip, now, i)
+    projection.set(ip, { jail: 'ssh', ip, until: d.until })
+    return d
+  }
+  worker.onDecisions([ban(ips[0]!, 1), ban(ips[1]!, 2), ban('198.51.100.9', 3)])
+  await kernelIs([ips[0]!, ips[1]!, '198.51.100.9'], 'two addresses: below the threshold')
+  worker.onDecisions([ban(ips[2]!, 4)])
+  await kernelIs(['2001:db8:1:2::/64', '198.51.100.9'], 'the /64 instead of its three addresses')
+  const held = (await backend.list()).find(b => b.ip === '2001:db8:1:2::/64')
+  t.ok(held?.expiresIn != null && held.expiresIn > HOUR - 60_000, 'the /64 lasts as long as its bans')
+  t.same(await worker.check('check'), { missing: 0, stale: 0, retimed: 0, refused: 0, inForce: 4 }, 'a check agrees')
+  projection.delete(ips[1]!)
+  worker.onDecisions([decision('unban', ips[1]!, now, 5)])
+  await kernelIs([ips[0]!, ips[2]!, '198.51.100.9'], 'back to the addresses below the threshold')
+  t.pass('escalated and back')
+})

@@ -51,7 +51,7 @@ t.test('a minimal file gets the seed defaults', async (t) => {
     ignoreSelf: true,
     logLevel: 'info',
     watcher: { maxLineBytes: 8192, pollInterval: 250 },
-    firewall: { backend: 'auto', checkInterval: 60_000, maxelem: 65_536 },
+    firewall: { backend: 'auto', checkInterval: 60_000, maxelem: 65_536, ipv6Escalate: null },
     jails: [{
       name: 'ssh',
       filter: 'sshd',
@@ -476,7 +476,7 @@ t.test('firewall: backend, check interval and maxelem, checked', async t => {
   const ok = parseConfig(`firewall: { backend: nftables, check_interval: 30s, maxelem: 200000 }
 jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
 `, '/etc/banledger/banledger.yaml', { hostname: 'h' })
-  t.same(ok.firewall, { backend: 'nftables', checkInterval: 30_000, maxelem: 200_000 })
+  t.same(ok.firewall, { backend: 'nftables', checkInterval: 30_000, maxelem: 200_000, ipv6Escalate: null })
   const bad = (() => {
     try {
       parseConfig(`firewall: { backend: pf, check_interval: 1ms, colour: red }
@@ -490,6 +490,19 @@ jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
   t.match(bad, /firewall\.backend: expected one of auto, nftables, ipset, iptables, dry-run/)
   t.match(bad, /firewall\.check_interval/)
   t.match(bad, /firewall\.colour: unknown key/)
+})
+
+t.test('firewall.ipv6_escalate: an integer from 2, or null (the default) for off', async t => {
+  const read = (value: string) => parseConfig(`firewall: { ipv6_escalate: ${value} }
+jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
+`, '/etc/banledger/banledger.yaml', { hostname: 'h' }).firewall.ipv6Escalate
+  t.equal(read('5'), 5)
+  t.equal(read('2'), 2)
+  t.equal(read('null'), null)
+  for (const bad of ['1', '0', '-3', '2.5', 'yes', '70000', '[5]']) {
+    t.throws(() => read(bad), { message: /firewall\.ipv6_escalate: expected an integer from 2 to 65536/ }, bad)
+  }
+  t.throws(() => read('5, ipv6_escalation: 5'), { message: /firewall\.ipv6_escalation: unknown key/ })
 })
 
 t.test('jail names fit the firewall\'s set and chain names (at most 18 characters)', async t => {

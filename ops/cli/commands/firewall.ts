@@ -1,5 +1,6 @@
 // banledger firewall check|list|flush
 import { rulesFromConfig } from '../../../services/run/rules-from-config.js'
+import { escalationFromConfig } from '../../../services/run/single-host.js'
 import { createBackend } from '../../../services/firewall/backends/create-backend.js'
 import { execRunner } from '../../../services/firewall/command-runner.js'
 import { FirewallWorker } from '../../../services/firewall/firewall-worker.js'
@@ -60,11 +61,13 @@ ${CONFIG_HELP}`,
     }
     const api = await openLedgerApi(config, { create: false })
     try {
+      const gateways = await defaultGateways(execRunner)
       const worker = new FirewallWorker({
         backend,
         jails: config.jails.map(j => ({ name: j.name, ports: j.ports, protocol: j.protocol })),
         snapshot: () => api.bans(null),
-        protection: protectionCheck(rulesFromConfig(config), await defaultGateways(execRunner)),
+        protection: protectionCheck(rulesFromConfig(config), gateways),
+        escalation: escalationFromConfig(config, gateways),
         checkInterval: 0,
         logger: pinoLogger('error'),
         now: io.now,

@@ -21,22 +21,22 @@ ${CONFIG_HELP}
     if (values.help === true) { io.out(this.help); return 0 }
     const config = await readConfig(values)
     const logger = pinoLogger(config.logLevel)
-    const service = buildSingleHost(config, { logger })
     let stopping = false
-    const stop = (signal: string): void => {
+    const stop = (signal: string, code = 0): void => {
       if (stopping) return
       stopping = true
-      logger.info({ signal }, 'stopping on %s', signal)
+      logger.info({ reason: signal }, 'stopping on %s', signal)
       const force = setTimeout(() => {
         logger.error('stop took longer than %dms; exiting', STOP_TIMEOUT)
         process.exit(1)
       }, STOP_TIMEOUT)
       force.unref()
-      service.stop().then(() => process.exit(0), err => {
+      service.stop().then(() => process.exit(code), err => {
         logger.error({ err }, 'stop failed')
         process.exit(1)
       })
     }
+    const service = buildSingleHost(config, { logger, onFatal: () => stop('a fatal error', 1) })
     process.on('SIGINT', () => stop('SIGINT'))
     process.on('SIGTERM', () => stop('SIGTERM'))
     try {

@@ -1,6 +1,7 @@
-// ipset + iptables: per jail two `hash:ip` sets with per-element timeouts,
-// matched by one rule each in a `banledger` chain that INPUT jumps to
-// (iptables for IPv4, ip6tables for IPv6, always with `-w`, R12).
+// ipset + iptables: per jail two `hash:ip` sets and one `hash:net` set of
+// IPv6 /64s, with per-element timeouts, matched by one rule each in a
+// `banledger` chain that INPUT jumps to (iptables for IPv4, ip6tables for
+// IPv6, always with `-w`, R12).
 // A batch is one `ipset -exist restore`, where both `add` (which also sets
 // a present element's timeout anew) and `del` are idempotent (R13).
 // ipset restore is not a transaction: a failing line leaves the lines
@@ -9,9 +10,9 @@
 import type { FirewallBackend, JailScope, KernelBan } from '../backend.js'
 import type { CommandRunner } from '../command-runner.js'
 import { canonicalAddress } from '../../../ledger/rules/addresses.js'
-import { checkJail, checkScope, planChanges, timeoutSeconds, type PlannedAdd } from './validate.js'
+import { checkJail, checkScope, listedV6Net, planChanges, timeoutSeconds, type PlannedAdd, type PlannedBan } from './validate.js'
 
-/** ipset names hold 31 chars: `banledger-` + jail + `-v4`. */
+/** ipset names hold 31 chars: `banledger-` + jail + `-v4` (`-n6`: IPv6 /64s). */
 const MAX_JAIL = 18
 /** The kernel's largest ipset timeout (~24.8 days). A longer ban gets no
  *  timeout at all: the worker removes it when it ends. */
@@ -21,21 +22,36 @@ const CHAIN = 'banledger'
 const TMP_SET = 'banledger-resize'
 const FAMILIES = [{ cmd: 'iptables', v6: false }, { cmd: 'ip6tables', v6: true }] as const
 
-const setName = (jail: string, v6: boolean) => `banledger-${jail}-${v6 ? 'v6' : 'v4'}`
+/** What a set holds: IPv4 addresses, IPv6 addresses, IPv6 /64 prefixes. */
+type Kind = 'v4' | 'v6' | 'n6'
+const KINDS: readonly Kind[] = ['v4', 'v6', 'n6']
+const kindOf = (b: PlannedBan): Kind => (b.net ? 'n6' : b.v6 ? 'v6' : 'v4')
+const setName = (jail: string, kind: Kind) => `banledger-${jail}-${kind}`
+const setOf = (b: PlannedBan) => setName(b.jail, kindOf(b))
+const TYPE: Record<Kind, { type: string; family: string }> = {
+  v4: { type: 'hash:ip', family: 'inet' },
+  v6: { type: 'hash:ip', family: 'inet6' },
+  n6: { type: 'hash:net', family: 'inet6' },
+}
 
-function jailOfSet(name: string): { jail: string; v6: boolean } | null {
-  const m = /^banledger-(.+)-(v4|v6)$/.exec(name)
+function jailOfSet(name: string): { jail: string; kind: Kind } | null {
+  const m = /^banledger-(.+)-(v4|v6|n6)$/.exec(name)
   if (m === null || m[1] === undefined) return null
   try {
-    return { jail: checkJail(m[1], MAX_JAIL), v6: m[2] === 'v6' }
+    return { jail: checkJail(m[1], MAX_JAIL), kind: m[2] as Kind }
   } catch {
     return null
   }
 }
 
-function ruleLine(s: JailScope, v6: boolean): string {
+/** A listed member: an address, or a /64 in a `-n6` set. */
+function memberText(text: string, kind: Kind): string | null {
+  return kind === 'n6' ? listedV6Net(text) : canonicalAddress(text)
+}
+
+function ruleLine(s: JailScope, kind: Kind): string {
   const ports = s.ports.length === 0 ? '' : `-p ${s.protocol} -m multiport --dports ${s.ports.join(',')} `
-  return `-A ${CHAIN} ${ports}-m set --match-set ${setName(s.name, v6)} src -j DROP`
+  return `-A ${CHAIN} ${ports}-m set --match-set ${setName(s.name, kind)} src -j DROP`
 }
 
 type SetHeader = { family: string; maxelem: number; timeout: boolean }
@@ -71,7 +87,8 @@ function parseSave(stdout: string): Map<string, SavedSet> {
       continue
     }
     const add = /^add (\S+) (\S+)(?: .*\btimeout (\d+))?/.exec(line)
-    const ip = add?.[2] === undefined ? null : canonicalAddress(add[2])
+    const owner = add?.[1] === undefined ? null : jailOfSet(add[1])
+    const ip = add?.[2] === undefined || owner === null ? null : memberText(add[2], owner.kind)
     if (add?.[1] === undefined || ip === null) continue
     sets.get(add[1])?.members.set(ip, Number(add[3] ?? 0))
   }
@@ -84,29 +101,29 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
   if (!Number.isInteger(maxelem) || maxelem < 1) throw new TypeError(`not a maxelem: ${String(maxelem)}`)
   const warn = opts.onWarning ?? (() => {})
   const restore = (script: string) => run('ipset', ['-exist', 'restore'], script)
-  const createLine = (name: string, v6: boolean) =>
-    `create ${name} hash:ip family ${v6 ? 'inet6' : 'inet'} timeout 0 maxelem ${maxelem}`
+  const createLine = (name: string, kind: Kind) =>
+    `create ${name} ${TYPE[kind].type} family ${TYPE[kind].family} timeout 0 maxelem ${maxelem}`
   const saved = async () => parseSave((await run('ipset', ['save'])).stdout)
 
   /** Gives an existing set a new maxelem, keeping its members: fill a
    *  temporary set, swap the two (iptables keeps matching by name). */
-  async function resize(name: string, v6: boolean, tmpExists: boolean): Promise<void> {
+  async function resize(name: string, kind: Kind, tmpExists: boolean): Promise<void> {
     const members = (await saved()).get(name)?.members ?? new Map<string, number>()
     if (members.size > maxelem) {
       throw new Error(`ipset set ${name} holds ${members.size} addresses, more than firewall.maxelem (${maxelem}): raise firewall.maxelem`)
     }
     const lines = tmpExists ? [`destroy ${TMP_SET}`] : []
-    lines.push(createLine(TMP_SET, v6))
+    lines.push(createLine(TMP_SET, kind))
     for (const [ip, left] of members) lines.push(`add ${TMP_SET} ${ip} timeout ${left}`)
     lines.push(`swap ${TMP_SET} ${name}`, `destroy ${TMP_SET}`)
     await run('ipset', ['restore'], `${lines.join('\n')}\n`)
   }
 
-  async function ensureChain(cmd: string, scopes: readonly JailScope[], v6: boolean): Promise<void> {
+  async function ensureChain(cmd: string, scopes: readonly JailScope[], kinds: readonly Kind[]): Promise<void> {
     const listed = (await run(cmd, ['-w', '-S'])).stdout.split('\n')
     const hasChain = listed.includes(`-N ${CHAIN}`)
     const rules = listed.filter(l => l.startsWith(`-A ${CHAIN} `))
-    const wanted = scopes.map(s => ruleLine(s, v6))
+    const wanted = scopes.flatMap(s => kinds.map(kind => ruleLine(s, kind)))
     const lines: string[] = []
     if (!hasChain || rules.join('\n') !== wanted.join('\n')) lines.push(`:${CHAIN} - [0:0]`, ...wanted)
     if (!listed.includes(`-A INPUT -j ${CHAIN}`)) lines.push(`-I INPUT 1 -j ${CHAIN}`)
@@ -125,7 +142,7 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
 
   function addLine(a: PlannedAdd): string {
     const seconds = timeoutSeconds(a.timeout, MAX_TIMEOUT_S + 1)
-    return `add ${setName(a.jail, a.v6)} ${a.ip} timeout ${seconds > MAX_TIMEOUT_S ? 0 : seconds}`
+    return `add ${setOf(a)} ${a.ip} timeout ${seconds > MAX_TIMEOUT_S ? 0 : seconds}`
   }
 
   /** True when every set added to stays under 90% of its maxelem even if
@@ -135,7 +152,7 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
     if (adds.length === 0) return true
     const headers = parseHeaders((await run('ipset', ['list', '-t'])).stdout)
     const added = new Map<string, number>()
-    for (const a of adds) added.set(setName(a.jail, a.v6), (added.get(setName(a.jail, a.v6)) ?? 0) + 1)
+    for (const a of adds) added.set(setOf(a), (added.get(setOf(a)) ?? 0) + 1)
     for (const [name, n] of added) {
       const h = headers.get(name)
       if (h === undefined || !Number.isFinite(h.entries) || h.entries + n >= 0.9 * h.maxelem) return false
@@ -152,20 +169,20 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
       const creates: string[] = []
       let staleTmp = headers.has(TMP_SET)
       for (const s of scopes) {
-        for (const v6 of [false, true]) {
-          const name = setName(s.name, v6)
+        for (const kind of KINDS) {
+          const name = setName(s.name, kind)
           const h = headers.get(name)
-          if (h === undefined) creates.push(createLine(name, v6))
-          else if (h.type !== 'hash:ip' || h.family !== (v6 ? 'inet6' : 'inet') || !h.timeout) {
-            throw new Error(`ipset set ${name} exists but is not a hash:ip ${v6 ? 'inet6' : 'inet'} set with timeouts: destroy it`)
+          if (h === undefined) creates.push(createLine(name, kind))
+          else if (h.type !== TYPE[kind].type || h.family !== TYPE[kind].family || !h.timeout) {
+            throw new Error(`ipset set ${name} exists but is not a ${TYPE[kind].type} ${TYPE[kind].family} set with timeouts: destroy it`)
           } else if (h.maxelem !== maxelem) {
-            await resize(name, v6, staleTmp)
+            await resize(name, kind, staleTmp)
             staleTmp = false
           }
         }
       }
       if (creates.length > 0) await restore(`${creates.join('\n')}\n`)
-      for (const { cmd, v6 } of FAMILIES) await ensureChain(cmd, scopes, v6)
+      for (const { cmd, v6 } of FAMILIES) await ensureChain(cmd, scopes, v6 ? ['v6', 'n6'] : ['v4'])
     },
 
     list,
@@ -176,7 +193,7 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
       if (await roomyEnough(plan.add)) {
         // Far from maxelem even if every add is new: no need to read every
         // member (`ipset save` grows with the set).
-        const lines = plan.del.map(d => `del ${setName(d.jail, d.v6)} ${d.ip}`)
+        const lines = plan.del.map(d => `del ${setOf(d)} ${d.ip}`)
         for (const a of plan.add) lines.push(addLine(a))
         await restore(`${lines.join('\n')}\n`)
         return
@@ -191,13 +208,13 @@ export function ipsetBackend(opts: { run: CommandRunner; maxelem?: number; onWar
       const lines: string[] = []
       const grown = new Set<string>()
       for (const d of plan.del) {
-        const name = setName(d.jail, d.v6)
+        const name = setOf(d)
         if (!sets.has(name)) continue // no set, nothing to delete
         members(name).delete(d.ip)
         lines.push(`del ${name} ${d.ip}`)
       }
       for (const a of plan.add) {
-        const name = setName(a.jail, a.v6)
+        const name = setOf(a)
         if (!sets.has(name)) throw new Error(`ipset set ${name} does not exist: ensure jail ${a.jail} first; nothing was applied`)
         members(name).add(a.ip)
         grown.add(name)

@@ -1,13 +1,14 @@
 // Plain iptables, for hosts without sets: per jail a chain `banledger-<jail>`
 // that INPUT jumps to for the jail's ports, holding one `-s <ip> -j DROP`
-// rule per ban (ip6tables for IPv6). No timeouts: the worker removes bans
+// rule per ban (ip6tables for IPv6, also `-s <prefix>/64` for an IPv6 /64).
+// No timeouts: the worker removes bans
 // when they end. A batch is computed against the listed rules (so it is
 // idempotent, R13) and applied in one `iptables-restore --noflush` per
 // family; every call takes the xtables lock (`-w`, R12).
 import { canonicalAddress } from '../../../ledger/rules/addresses.js'
 import type { FirewallBackend, JailScope, KernelBan } from '../backend.js'
 import type { CommandRunner } from '../command-runner.js'
-import { checkJail, checkScope, planChanges } from './validate.js'
+import { checkJail, checkScope, listedV6Net, planChanges } from './validate.js'
 
 /** iptables chain names hold 28 chars: `banledger-` + jail. */
 const MAX_JAIL = 18
@@ -47,8 +48,8 @@ function parseListing(stdout: string): Listing {
     if (chain !== undefined && jailOfChain(chain) !== null) listing.chains.add(chain)
     const jump = /^-A INPUT ((?:.* )?-j (\S+))$/.exec(line)
     if (jump?.[1] !== undefined && jailOfChain(jump[2]) !== null && SAFE_TOKENS.test(jump[1])) listing.jumps.push(jump[1])
-    const ban = /^-A (\S+) -s ([0-9a-f.:]+)\/(?:32|128) -j DROP$/.exec(line)
-    const ip = ban?.[2] === undefined ? null : canonicalAddress(ban[2])
+    const ban = /^-A (\S+) -s ([0-9a-f.:]+)\/(32|128|64) -j DROP$/.exec(line)
+    const ip = ban?.[2] === undefined ? null : ban[3] === '64' ? listedV6Net(`${ban[2]}/64`) : canonicalAddress(ban[2])
     if (ban?.[1] === undefined || ip === null || jailOfChain(ban[1]) === null) continue
     const held = listing.bans.get(ban[1]) ?? new Map<string, number>()
     listing.bans.set(ban[1], held.set(ip, (held.get(ip) ?? 0) + 1))

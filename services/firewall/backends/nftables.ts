@@ -1,11 +1,12 @@
-// nftables: one table `inet banledger`, per jail two sets with per-element
-// timeouts (so an expired ban leaves the kernel even while the worker is
-// down) and, in one `input` chain, the rules that drop their members.
+// nftables: one table `inet banledger`, per jail two address sets and one
+// interval set of IPv6 /64s, all with per-element timeouts (so an expired
+// ban leaves the kernel even while the worker is down) and, in one `input`
+// chain, the rules that drop their members.
 // Every change is one `nft -f -` transaction.
 import { canonicalAddress } from '../../../ledger/rules/addresses.js'
 import type { FirewallBackend, JailScope, KernelBan } from '../backend.js'
 import type { CommandRunner } from '../command-runner.js'
-import { type PlannedBan, checkJail, checkScope, planChanges, timeoutSeconds } from './validate.js'
+import { type PlannedBan, checkJail, checkScope, listedV6Net, planChanges, timeoutSeconds } from './validate.js'
 
 const TABLE = /^[a-z][a-z0-9_]{0,31}$/
 /** nft 1.0.6 reads at most 8 digits of seconds; days go further. Ten years. */
@@ -13,22 +14,34 @@ const MAX_TIMEOUT_S = 3650 * 86_400
 /** Elements per `nft -f` call, so one huge batch does not make one huge parse. */
 const CHUNK = 20_000
 
+/** What a set holds: IPv4 addresses, IPv6 addresses, IPv6 /64 prefixes. */
+type Kind = 'v4' | 'v6' | 'v6net'
+const KINDS: readonly Kind[] = ['v4', 'v6', 'v6net']
+const kindOf = (b: { v6: boolean; net: boolean }): Kind => (b.net ? 'v6net' : b.v6 ? 'v6' : 'v4')
+
 /** nft identifiers may not start with a digit: such a jail gets a leading `_`. */
-function setName(jail: string, v6: boolean): string {
-  return `${/^\d/.test(jail) ? '_' : ''}${jail}_${v6 ? 'v6' : 'v4'}`
+function setName(jail: string, kind: Kind): string {
+  return `${/^\d/.test(jail) ? '_' : ''}${jail}_${kind}`
 }
 
-function jailOfSet(name: string): { jail: string; v6: boolean } | null {
-  const m = /^(_?)(.+)_(v4|v6)$/.exec(name)
+function jailOfSet(name: string): { jail: string; kind: Kind } | null {
+  const m = /^(_?)(.+)_(v4|v6|v6net)$/.exec(name)
   if (m === null) return null
   const [, underscore = '', jail = '', family] = m
+  const kind = family as Kind
   if (underscore === '_' && !/^\d/.test(jail)) return null
   try {
     checkJail(jail)
   } catch {
     return null
   }
-  return setName(jail, family === 'v6') === name ? { jail, v6: family === 'v6' } : null
+  return setName(jail, kind) === name ? { jail, kind } : null
+}
+
+const SET_TYPE: Record<Kind, string> = {
+  v4: 'type ipv4_addr; flags timeout;',
+  v6: 'type ipv6_addr; flags timeout;',
+  v6net: 'type ipv6_addr; flags interval, timeout;',
 }
 
 /** `1d2h3m4s`: nft's time format, which goes beyond 8 digits of seconds. */
@@ -45,16 +58,23 @@ function nftTime(seconds: number): string {
 }
 
 /** A rule reduced to what we compare: `tcp 22,443 ip ssh_v4`. */
-function ruleSignature(scope: JailScope, v6: boolean): string {
+function ruleSignature(scope: JailScope, kind: Kind): string {
   const ports = scope.ports.length === 0 ? '-' : `${scope.protocol} ${scope.ports.join(',')}`
-  return `${ports} ${v6 ? 'ip6' : 'ip'} ${setName(scope.name, v6)}`
+  return `${ports} ${kind === 'v4' ? 'ip' : 'ip6'} ${setName(scope.name, kind)}`
 }
 
-function ruleText(scope: JailScope, v6: boolean): string {
+function ruleText(scope: JailScope, kind: Kind): string {
   const ports = scope.ports.length === 0 ? ''
     : scope.ports.length === 1 ? `${scope.protocol} dport ${scope.ports[0]} `
     : `${scope.protocol} dport { ${scope.ports.join(', ')} } `
-  return `${ports}${v6 ? 'ip6' : 'ip'} saddr @${setName(scope.name, v6)} counter drop`
+  return `${ports}${kind === 'v4' ? 'ip' : 'ip6'} saddr @${setName(scope.name, kind)} counter drop`
+}
+
+/** A listed element's value: an address, or (interval sets) `{ prefix: { addr, len } }`. */
+function elementText(val: unknown, kind: Kind): string | null {
+  if (kind !== 'v6net') return typeof val === 'string' ? canonicalAddress(val) : null
+  if (!isObject(val) || !isObject(val.prefix) || typeof val.prefix.addr !== 'string' || val.prefix.len !== 64) return null
+  return listedV6Net(`${val.prefix.addr}/64`)
 }
 
 type Json = Record<string, unknown>
@@ -125,8 +145,7 @@ export function nftablesBackend(opts: { run: CommandRunner; table?: string }): F
       if (owner === null) continue
       for (const e of o.set.elem as unknown[]) {
         const elem = isObject(e) && isObject(e.elem) ? e.elem : null
-        const val = elem === null ? e : elem.val
-        const ip = typeof val === 'string' ? canonicalAddress(val) : null
+        const ip = elementText(elem === null ? e : elem.val, owner.kind)
         if (ip === null) continue
         const left = elem === null ? undefined : typeof elem.expires === 'number' ? elem.expires : elem.timeout
         bans.push({ jail: owner.jail, ip, expiresIn: typeof left === 'number' ? left * 1000 : null })
@@ -142,17 +161,16 @@ export function nftablesBackend(opts: { run: CommandRunner; table?: string }): F
       const scopes = jails.map(j => checkScope(j))
       const lines = [`add table inet ${table}`]
       for (const s of scopes) {
-        lines.push(`add set inet ${table} ${setName(s.name, false)} { type ipv4_addr; flags timeout; }`)
-        lines.push(`add set inet ${table} ${setName(s.name, true)} { type ipv6_addr; flags timeout; }`)
+        for (const kind of KINDS) lines.push(`add set inet ${table} ${setName(s.name, kind)} { ${SET_TYPE[kind]} }`)
       }
       lines.push(`add chain inet ${table} input { type filter hook input priority -10; policy accept; }`)
-      const wanted = scopes.flatMap(s => [ruleSignature(s, false), ruleSignature(s, true)])
+      const wanted = scopes.flatMap(s => KINDS.map(kind => ruleSignature(s, kind)))
       const listed = await listedRules()
       if (listed.join('\n') !== wanted.join('\n')) {
         // Rules are rebuilt together with the rest, in one transaction: the
         // chain is never seen empty. Set elements are never touched here.
         lines.push(`flush chain inet ${table} input`)
-        for (const s of scopes) lines.push(`add rule inet ${table} input ${ruleText(s, false)}`, `add rule inet ${table} input ${ruleText(s, true)}`)
+        for (const s of scopes) for (const kind of KINDS) lines.push(`add rule inet ${table} input ${ruleText(s, kind)}`)
       }
       await nft(`${lines.join('\n')}\n`)
     },
@@ -173,7 +191,7 @@ export function nftablesBackend(opts: { run: CommandRunner; table?: string }): F
           chunk = []
         }
       }
-      const el = (b: PlannedBan) => `element inet ${table} ${setName(b.jail, b.v6)} { ${b.ip}`
+      const el = (b: PlannedBan) => `element inet ${table} ${setName(b.jail, kindOf(b))} { ${b.ip}`
       for (const d of plan.del) push([`add ${el(d)} timeout 1s }`, `delete ${el(d)} }`])
       for (const a of plan.add) {
         const t = nftTime(timeoutSeconds(a.timeout, MAX_TIMEOUT_S))
