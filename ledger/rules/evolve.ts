@@ -11,6 +11,15 @@ import type { AddressState, DomainEvent, Millis } from './types.js'
  *  place, so a shallow copy of a frozen state is a safe draft. */
 export type MutableState = { -readonly [K in keyof AddressState]: AddressState[K] }
 
+/** A mutable copy with one fixed shape (a literal, not a spread: objects of
+ *  one hidden class keep the fold and the Map lookups fast). */
+export function copyState(s: AddressState): MutableState {
+  return {
+    failures: s.failures, graceUntil: s.graceUntil, graceFailures: s.graceFailures,
+    ban: s.ban, bans: s.bans, lastBanEnd: s.lastBanEnd,
+  }
+}
+
 /** `failures` without those at or before `windowStart`, with `at` inserted
  *  in time order; a new array of exactly the right size. */
 function withFailure(failures: readonly Millis[], windowStart: Millis, at: Millis): Millis[] {
@@ -77,7 +86,7 @@ export function applyEvent(s: MutableState, e: DomainEvent): void {
 export function evolve(state: AddressState | undefined, events: readonly DomainEvent[]): AddressState | undefined {
   // A shallow copy, not immer: measured 0.24 us against 3-3.7 us per
   // transition, on the ledger's hot path (see applyEvent for why it is safe).
-  const next: MutableState = { ...(state ?? EMPTY_STATE) }
+  const next = copyState(state ?? EMPTY_STATE)
   for (const e of events) applyEvent(next, e)
   return isEmptyState(next) ? undefined : Object.freeze(next)
 }

@@ -151,6 +151,11 @@ export class LedgerStore {
     return chunks(this.#log.iterator({ gte: seqKey(fromSeq) }), chunk)
   }
 
+  /** The same entries without their keys (replay needs only the values). */
+  logValues(fromSeq = 1, chunk = 1000): AsyncGenerator<Bytes[]> {
+    return chunks(this.#log.values({ gte: seqKey(fromSeq) }), chunk)
+  }
+
   /** Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -161,14 +166,14 @@ export class LedgerStore {
 
 const latin1 = (text: string): Bytes => Buffer.from(text, 'latin1')
 
-type RowIterator = {
-  nextv(n: number): Promise<[string, Bytes][]>
+type RowIterator<T> = {
+  nextv(n: number): Promise<T[]>
   close(): Promise<void>
 }
 
 /** Rows of `it` in chunks of `size` (nextv is the fastest way to iterate);
  *  the next chunk is read while the caller works on this one. */
-async function* chunks(it: RowIterator, size: number): AsyncGenerator<[string, Bytes][]> {
+async function* chunks<T>(it: RowIterator<T>, size: number): AsyncGenerator<T[]> {
   let next = it.nextv(size)
   try {
     while (true) {

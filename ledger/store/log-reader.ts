@@ -4,7 +4,7 @@
 import { Buffer } from 'node:buffer'
 import { decodeEntryEventsFast } from '../../proto/entry-events-decoder.js'
 import { decodeEntry, encodeState } from '../../proto/wire.js'
-import { applyEvent, type MutableState } from '../rules/evolve.js'
+import { applyEvent, copyState, type MutableState } from '../rules/evolve.js'
 import { EMPTY_STATE, isEmptyState } from '../rules/lifecycle.js'
 import type { AddressState, BanReason, DomainEvent, LedgerEntry, Millis } from '../rules/types.js'
 import { stateKey, splitStateKey, type LedgerStore } from './ledger-store.js'
@@ -28,8 +28,8 @@ export async function replay(
   const states = new Map<string, MutableState>()
   let entries = 0
   let lastSeq = 0
-  for await (const rows of store.log(1, 2000)) {
-    for (const [, bytes] of rows) {
+  for await (const values of store.logValues(1, 2000)) {
+    for (const bytes of values) {
       const entry = decodeEntryEventsFast(bytes)
       lastSeq = entry.seq
       if (opts.until !== undefined && entry.at > opts.until) continue
@@ -46,7 +46,7 @@ function applyEntry(states: Map<string, MutableState>, events: readonly DomainEv
     const key = stateKey(e.jail, e.ip)
     let s = states.get(key)
     if (s === undefined) {
-      s = { ...EMPTY_STATE }
+      s = copyState(EMPTY_STATE)
       states.set(key, s)
     }
     applyEvent(s, e)
