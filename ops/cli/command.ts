@@ -10,6 +10,8 @@ export type CliIO = Readonly<{
   isTTY: boolean
   /** The clock, for commands that need "now". */
   now: () => number
+  /** The environment at start-up (secrets given as { env: NAME }). */
+  env: Readonly<Record<string, string | undefined>>
 }>
 
 export type Command = Readonly<{

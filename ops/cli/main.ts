@@ -6,6 +6,7 @@ import type { Command, CliIO } from './command.js'
 import { bansCommand } from './commands/bans.js'
 import { explainCommand } from './commands/explain.js'
 import { firewallCommand } from './commands/firewall.js'
+import { notifyCommand } from './commands/notify.js'
 import { importCommand } from './commands/import.js'
 import { banCommand, pardonCommand, unbanCommand } from './commands/operator.js'
 import { replayCommand } from './commands/replay.js'
@@ -14,7 +15,7 @@ import { simulateCommand } from './commands/simulate.js'
 
 const COMMANDS: readonly Command[] = [
   runCommand, simulateCommand, bansCommand, explainCommand, replayCommand,
-  banCommand, unbanCommand, pardonCommand, importCommand, firewallCommand,
+  banCommand, unbanCommand, pardonCommand, importCommand, firewallCommand, notifyCommand,
 ]
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 78 configuration (EX_CONFIG). */
@@ -69,7 +70,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     const e = err as Error & { code?: string }
     io.err(`banledger ${name}: ${e.message}`)
     if (e.code === 'BANLEDGER_USAGE') return EXIT_USAGE
-    if (e.code?.startsWith('BANLEDGER_CONFIG') === true || e.code === 'BANLEDGER_FILTER_UNKNOWN') return EXIT_CONFIG
+    if (e.code?.startsWith('BANLEDGER_CONFIG') === true || e.code?.startsWith('BANLEDGER_SECRET') === true ||
+      e.code === 'BANLEDGER_FILTER_UNKNOWN' || e.code === 'BANLEDGER_NOTIFY_CA_FILE') return EXIT_CONFIG
     if (e.code === undefined || !e.code.startsWith('BANLEDGER_')) io.err(e.stack ?? '')
     return 1
   }
@@ -80,6 +82,7 @@ const io: CliIO = {
   err: line => process.stderr.write(`${line}\n`),
   isTTY: process.stderr.isTTY === true,
   now: Date.now,
+  env: { ...process.env },
 }
 
 process.exitCode = await main(process.argv.slice(2), io)

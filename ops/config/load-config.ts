@@ -2,6 +2,7 @@
 // Every problem in the file is collected and thrown together in one
 // ConfigError, each with its YAML path and line. Nothing here reads
 // process.env; the host name default comes in as an argument.
+import { NOTIFY_KNOWN_KEYS } from '../../services/notifier/notifier-config.js'
 import { open } from 'node:fs/promises'
 import { hostname as osHostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
@@ -143,6 +144,15 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
     })
   }
 
+  // A channel's `jails:` names jails of this file (disabled ones too).
+  for (const channel of top?.notify?.channels ?? []) {
+    for (const [i, jail] of (channel.jails ?? []).entries()) {
+      if (jails.some(([name]) => name === jail)) continue
+      const at = ['notify', 'channels', channel.name, 'jails', i]
+      problems.push({ path: formatPath(at), message: `no jail named "${jail}" in this file`, value: jail }, at)
+    }
+  }
+
   if (!problems.empty || top === undefined || host === undefined) throw ConfigError.invalid(file, problems.sorted())
   const config: Config = {
     path: file,
@@ -161,6 +171,7 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
       maxelem: top.firewall?.maxelem ?? DEFAULT_MAXELEM,
       ipv6Escalate: top.firewall?.ipv6_escalate ?? null,
     },
+    notify: top.notify ?? { digestWindow: 0, channels: [] },
     jails: jailConfigs,
   }
   return deepFreeze(config)
@@ -290,12 +301,16 @@ export function formatPath(segments: readonly Segment[]): string {
   return text
 }
 
+const CHANNEL_KEYS = [...new Set([...NOTIFY_KNOWN_KEYS.email, ...NOTIFY_KNOWN_KEYS.freemobile, ...NOTIFY_KNOWN_KEYS.webhook])]
+
 function knownKeys(at: readonly Segment[]): readonly string[] {
   const last = at[at.length - 1]
   if (at.length === 0) return KNOWN_KEYS.top
   if (last === 'bantime_increment') return KNOWN_KEYS.increment
   if (at.length === 1 && last === 'watcher') return KNOWN_KEYS.watcher
   if (at.length === 1 && last === 'firewall') return KNOWN_KEYS.firewall
+  if (at.length === 1 && last === 'notify') return NOTIFY_KNOWN_KEYS.notify
+  if (at.length === 3 && at[0] === 'notify' && at[1] === 'channels') return CHANNEL_KEYS
   if (at.length === 1 && last === 'defaults') return KNOWN_KEYS.policy
   if (at.length === 2 && at[0] === 'jails') return KNOWN_KEYS.jail
   return []

@@ -8,17 +8,16 @@
 // unless the issue carries `params.shown` (the message already shows it).
 import { z } from 'zod'
 import { parseRange } from '../../ledger/rules/addresses.js'
-import type { Millis } from '../../ledger/rules/types.js'
-import { formatDuration, MAX_DURATION, tryParseDuration } from './duration.js'
+import {
+  boolean, decimal, duration, field, HOST_NAME, HOST_NAME_FORMS, integer, JAIL_NAME, JAIL_NAME_FORMS, section, show, text,
+  type Segment,
+} from './schema-kit.js'
+import { notifySchema } from '../../services/notifier/notifier-config.js'
 
-// At most 18 characters: ipset set names (31) and iptables chain names (28)
-// must hold the jail name with banledger's prefix and suffix.
-export const JAIL_NAME = /^[a-z0-9][a-z0-9_-]{0,17}$/
+export { HOST_NAME, HOST_NAME_FORMS, JAIL_NAME, JAIL_NAME_FORMS, show }
+
 export const FILTER_NAME = /^[A-Za-z0-9._/-]{1,200}$/
-export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/
 
-export const HOST_NAME_FORMS = 'a host name (letters, digits, and . _ -, at most 253 characters)'
-export const JAIL_NAME_FORMS = 'lower-case letters, digits, _ and -, starting with a letter or digit, at most 18 characters'
 
 /** Service names accepted in `ports`. */
 export const PORT_NAMES: Readonly<Record<string, number>> = Object.freeze({
@@ -32,74 +31,6 @@ export const PORT_NAMES: Readonly<Record<string, number>> = Object.freeze({
   imaps: 993,
   pop3s: 995,
 })
-
-type Segment = string | number
-type Report = (message: string, opts?: { path?: readonly Segment[]; input?: unknown; shown?: boolean }) => void
-
-/** A field parsed by hand: `parse` returns the value or calls `report` (any
- *  number of times) and returns undefined. Required unless `.optional()`. */
-function field<T>(parse: (value: unknown, report: Report) => T | undefined) {
-  return z.unknown().transform((value, ctx): T => {
-    let failed = false
-    const result = parse(value, (message, opts = {}) => {
-      failed = true
-      ctx.addIssue({
-        code: 'custom',
-        message,
-        path: [...(opts.path ?? [])],
-        input: 'input' in opts ? opts.input : value,
-        params: { shown: opts.shown === true },
-      })
-    })
-    return failed || result === undefined ? z.NEVER : result
-  })
-}
-
-function integer(min: number, max: number) {
-  return field<number>((value, report) => {
-    const n = typeof value === 'string' && /^\s*\d{1,16}\s*$/.test(value) ? Number(value) : value
-    if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) return n
-    report(`expected an integer from ${min} to ${max}`)
-    return undefined
-  })
-}
-
-function decimal(min: number, max: number) {
-  return field<number>((value, report) => {
-    const n = typeof value === 'string' && /^\s*\d{1,16}(\.\d{1,16})?\s*$/.test(value) ? Number(value) : value
-    if (typeof n === 'number' && Number.isFinite(n) && n >= min && n <= max) return n
-    report(`expected a number from ${min} to ${max}`)
-    return undefined
-  })
-}
-
-/** Positive unless `allowZero`; `min`/`max` narrow the accepted range. */
-function duration(opts: { min?: Millis; max?: Millis; allowZero?: boolean } = {}) {
-  return field<Millis>((value, report) => {
-    const result = tryParseDuration(value, { allowZero: opts.allowZero === true })
-    if (!result.ok) {
-      report(result.message)
-      return undefined
-    }
-    const min = opts.min ?? 0
-    const max = opts.max ?? MAX_DURATION
-    if (result.ms < min || result.ms > max) {
-      report(`expected a duration from ${formatDuration(min)} to ${formatDuration(max)}`)
-      return undefined
-    }
-    return result.ms
-  })
-}
-
-const boolean = () => z.boolean({ error: 'expected true or false' })
-
-function text(pattern: RegExp, expected: string) {
-  return field<string>((value, report) => {
-    if (typeof value === 'string' && pattern.test(value)) return value
-    report(`expected ${expected}`)
-    return undefined
-  })
-}
 
 const FILTER_FORMS = 'a filter name (letters, digits, and . _ / -, at most 200 characters)'
 
@@ -206,10 +137,6 @@ function portNumber(token: unknown): number | string {
   return PORT_NAMES[n.toLowerCase()] ?? 'not a port'
 }
 
-function section<S extends z.core.$ZodLooseShape>(shape: S, expected: string) {
-  return z.strictObject(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${expected}` : undefined) })
-}
-
 const incrementSchema = section(
   {
     factor: decimal(1, 100),
@@ -283,6 +210,7 @@ export const topSchema = section(
     }).optional(),
     watcher: watcherSchema.optional(),
     firewall: firewallSchema.optional(),
+    notify: notifySchema.optional(),
     defaults: z.unknown().optional(),
     jails: z.unknown().optional(),
   },
@@ -303,13 +231,3 @@ export const KNOWN_KEYS = Object.freeze({
   increment: Object.freeze(Object.keys(incrementSchema.shape)),
 })
 
-/** A value for a message: JSON, at most 80 characters. Never throws. */
-export function show(value: unknown): string {
-  let text: string
-  try {
-    text = value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value)
-  } catch {
-    text = Array.isArray(value) ? '[a list that contains itself]' : '[a value that contains itself]'
-  }
-  return text.length > 80 ? `${text.slice(0, 79)}…` : text
-}

@@ -1,6 +1,7 @@
 // The typed, frozen configuration that `loadConfig` returns. The YAML keys
 // are snake_case (see README "Configuration"); these are their parsed forms.
 import type { JailPolicy, Millis } from '../../ledger/rules/types.js'
+import type { NotifyConfig } from '../../services/notifier/notifier-config.js'
 
 export type Protocol = 'tcp' | 'udp'
 
@@ -51,5 +52,7 @@ export type Config = Readonly<{
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
   watcher: WatcherConfig
   firewall: FirewallConfig
+  /** Notification channels (email, Free Mobile SMS, webhook); none by default. */
+  notify: NotifyConfig
   jails: readonly JailConfig[]
 }>

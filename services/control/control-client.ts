@@ -1,8 +1,9 @@
 // The CLI's side of the control socket.
 import { connect, type Socket } from 'node:net'
 import { wireTypes } from '../../proto/wire.js'
+import type { ChannelStatus } from '../notifier/notifier-worker.js'
 import {
-  bansFromWire, entriesFromWire, reportFromWire, requestToWire, resultsFromWire, type ControlCall,
+  bansFromWire, channelsFromWire, entriesFromWire, reportFromWire, requestToWire, resultsFromWire, type ControlCall,
 } from './control-wire.js'
 import { readFrame, writeFrame } from './frames.js'
 import type { LedgerApi } from './ledger-api.js'
@@ -55,4 +56,9 @@ export function remoteLedgerApi(path: string): LedgerApi {
     verify: async () => reportFromWire(await call(path, { op: 'verify' })),
     close: async () => {},
   }
+}
+
+/** The notifier status of the service listening on `path`. */
+export async function remoteNotifyStatus(path: string): Promise<ChannelStatus[]> {
+  return channelsFromWire(await call(path, { op: 'notifyStatus' }))
 }

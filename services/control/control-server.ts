@@ -3,7 +3,8 @@
 import { chmod, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { entryToWire, wireTypes } from '../../proto/wire.js'
-import { bansToWire, reportToWire, requestFromWire, resultsToWire } from './control-wire.js'
+import type { ChannelStatus } from '../notifier/notifier-worker.js'
+import { bansToWire, channelsToWire, reportToWire, requestFromWire, resultsToWire } from './control-wire.js'
 import { PeerGoneError, readFrame, writeFrame } from './frames.js'
 import type { LedgerApi } from './ledger-api.js'
 
@@ -14,6 +15,8 @@ export async function serveControl(
   path: string,
   api: LedgerApi,
   onError: (err: unknown) => void,
+  /** The notifier's status, when the service runs one. */
+  notifyStatus: () => Promise<readonly ChannelStatus[]> = async () => [],
 ): Promise<ControlServer> {
   await rm(path, { force: true })
   const sockets = new Set<Socket>()
@@ -32,6 +35,7 @@ export async function serveControl(
         case 'bans': response = { snapshot: bansToWire(await api.bans(call.at)) }; break
         case 'explain': response = { entries: (await api.explain(call.ip)).map(entryToWire) }; break
         case 'verify': response = { report: reportToWire(await api.verify()) }; break
+        case 'notifyStatus': response = { channels: channelsToWire(await notifyStatus()) }; break
       }
     } catch (err) {
       if (err instanceof PeerGoneError) return

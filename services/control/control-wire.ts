@@ -5,6 +5,7 @@ import type { VerifyReport } from '../../ledger/store/log-reader.js'
 import {
   banReasonWire, entryFromWire, eventFromWire, eventToWire, inputFromWire, inputToWire, WireError,
 } from '../../proto/wire.js'
+import type { ChannelStatus } from '../notifier/notifier-worker.js'
 import type { BanView } from './ledger-api.js'
 
 type Msg = Record<string, unknown>
@@ -19,6 +20,7 @@ export type ControlCall =
   | { op: 'bans'; at: number | null }
   | { op: 'explain'; ip: string }
   | { op: 'verify' }
+  | { op: 'notifyStatus' }
 
 export function requestToWire(call: ControlCall): Msg {
   switch (call.op) {
@@ -26,6 +28,7 @@ export function requestToWire(call: ControlCall): Msg {
     case 'bans': return { bans: { at: call.at ?? 0 } }
     case 'explain': return { explain: { ip: call.ip } }
     case 'verify': return { verify: {} }
+    case 'notifyStatus': return { notifyStatus: {} }
   }
 }
 
@@ -38,6 +41,7 @@ export function requestFromWire(m: Msg): ControlCall {
     }
     case 'explain': return { op: 'explain', ip: String((m['explain'] as Msg)['ip']) }
     case 'verify': return { op: 'verify' }
+    case 'notifyStatus': return { op: 'notifyStatus' }
     default: throw new WireError('ControlRequest: no request set')
   }
 }
@@ -63,3 +67,12 @@ export const reportFromWire = (m: Msg): VerifyReport => {
   const mismatches = Array.isArray(r['mismatches']) ? (r['mismatches'] as string[]) : []
   return { entries: n(r['entries']), addresses: n(r['addresses']), lastSeq: 0, mismatches, mismatchCount: mismatches.length }
 }
+
+export const channelsToWire = (cs: readonly ChannelStatus[]): Msg[] =>
+  cs.map(c => ({ name: c.name, kind: c.kind, pending: c.pending, failed: c.failed, oldestPendingAge: c.oldestPendingAge ?? 0, disabled: c.disabled ?? '' }))
+export const channelsFromWire = (m: Msg): ChannelStatus[] =>
+  list(m, 'channels').map(c => ({
+    name: String(c['name']), kind: String(c['kind']) as ChannelStatus['kind'], pending: n(c['pending']), failed: n(c['failed']),
+    oldestPendingAge: n(c['oldestPendingAge']) === 0 ? null : n(c['oldestPendingAge']),
+    disabled: c['disabled'] === '' ? null : String(c['disabled']),
+  }))

@@ -17,6 +17,7 @@ import { netProtectionCheck, type Escalation } from '../firewall/escalate.js'
 import { FirewallWorker } from '../firewall/firewall-worker.js'
 import { defaultGateways, protectionCheck } from '../firewall/protected-addresses.js'
 import { Watcher } from '../watcher/watcher.js'
+import { buildNotifier, type Notifier } from './notifier-from-config.js'
 import { watchedJails } from './filters-from-config.js'
 import { ownAddresses, rulesFromConfig } from './rules-from-config.js'
 
@@ -27,6 +28,8 @@ export type ServiceDeps = Readonly<{
    *  failed to write): main stops it and exits non-zero, so that systemd
    *  restarts it and the ledger reopens from disk. */
   onFatal?: (err: Error) => void
+  /** The environment as it was at start-up (secrets given as { env: NAME }). */
+  env?: Readonly<Record<string, string | undefined>>
 }>
 
 export type Service = Readonly<{
@@ -93,6 +96,7 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
   let watcher: Watcher | null = null
   let control: ControlServer | null = null
   let firewall: FirewallWorker | null = null
+  let notifier: Notifier | null = null
   let timer: NodeJS.Timeout | null = null
   let stopping: Promise<void> | null = null
 
@@ -130,8 +134,17 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
       const fw = firewall
       b.subscribeDecisions(ds => fw.onDecisions(ds))
       await fw.start()
+      // One channel failing never blocks another, nor a ban (S5): decisions
+      // are stored in the outbox and delivered by each channel's own loop.
+      notifier = await buildNotifier(config, deps.env ?? {}, logger, now)
+      const n = notifier
+      if (n !== null) {
+        b.subscribeDecisions(ds => n.worker.onDecisions(ds).catch(err =>
+          logger.error({ err: (err as Error).message }, 'notifier: could not store decisions: %s', (err as Error).message)))
+      }
       control = await serveControl(controlSocket(config), localLedgerApi(l, now),
-        err => logger.warn({ err: (err as Error).message }, 'control request failed'))
+        err => logger.warn({ err: (err as Error).message }, 'control request failed'),
+        async () => (notifier === null ? [] : notifier.worker.status()))
       await l.tick(now())
       scheduleTick()
       watcher = new Watcher({
@@ -146,6 +159,7 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
         if (timer !== null) clearTimeout(timer)
         await watcher?.close()
         await firewall?.close()
+        await notifier?.close()
         await control?.close()
         await ledger?.close()
         await bus?.close()

@@ -51,6 +51,7 @@ t.test('a minimal file gets the seed defaults', async (t) => {
     ignoreSelf: true,
     logLevel: 'info',
     watcher: { maxLineBytes: 8192, pollInterval: 250 },
+    notify: { digestWindow: 0, channels: [] },
     firewall: { backend: 'auto', checkInterval: 60_000, maxelem: 65_536, ipv6Escalate: null },
     jails: [{
       name: 'ssh',
@@ -508,4 +509,25 @@ jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
 t.test('jail names fit the firewall\'s set and chain names (at most 18 characters)', async t => {
   t.throws(() => parseConfig(`jails: { a-very-long-jail-name-x: { filter: sshd, logpath: /l } }
 `, '/etc/b.yaml', { hostname: 'h' }), { message: /at most 18 characters/ })
+})
+
+t.test('notify: a channel\'s jails must be jails of this file; near misses get a hint', async t => {
+  const problems = (text: string): string => {
+    try {
+      parseConfig(text, '/etc/banledger/banledger.yaml', { hostname: 'h' })
+    } catch (err) {
+      return (err as Error).message
+    }
+    return ''
+  }
+  const bad = problems(`jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
+notify:
+  channels:
+    hook: { type: webhook, url: "https://hooks.example.org/x", secret: { env: HOOK }, jails: [ssh, web] }
+`)
+  t.match(bad, /line 4: notify\.channels\.hook\.jails\[1\]: no jail named "web" in this file/)
+  t.match(problems(`jails: { ssh: { filter: sshd, logpath: /var/log/auth.log } }
+notify:
+  chanels: {}
+`), /notify\.chanels: unknown key \(did you mean "channels"\?\)/)
 })

@@ -36,7 +36,7 @@ ${CONFIG_HELP}
         process.exit(1)
       })
     }
-    const service = buildSingleHost(config, { logger, onFatal: () => stop('a fatal error', 1) })
+    const service = buildSingleHost(config, { logger, env: io.env, onFatal: () => stop('a fatal error', 1) })
     process.on('SIGINT', () => stop('SIGINT'))
     process.on('SIGTERM', () => stop('SIGTERM'))
     try {
