@@ -28,10 +28,12 @@ export type NextMessage =
  *  - Entries already handed to the channel under a key (a crash came before
  *    the channel's answer was recorded) go again, as the same message, with
  *    the same key, whatever the settings are now.
- *  - digestWindow 0: one message per entry.
- *  - digestWindow > 0: one message for up to DIGEST_MAX entries, once the
- *    oldest is `digestWindow` old or DIGEST_MAX are due. An entry that waited
- *    for a retry is old enough: a retry folds the backlog into one digest. */
+ *  - After a retry (the oldest entry was tried before), one message for up
+ *    to DIGEST_MAX entries, whatever the window: a channel that was down or
+ *    throttled (Free Mobile 402) gets one digest, not a flood.
+ *  - Else, digestWindow 0: one message per entry; digestWindow > 0: one
+ *    message for up to DIGEST_MAX entries, once the oldest is
+ *    `digestWindow` old or DIGEST_MAX are due. */
 export function nextMessage(due: readonly OutboxEntry[], digestWindow: Millis, now: Millis): NextMessage {
   const head = due[0]
   if (head === undefined) throw new TypeError('nextMessage: no due entries')
@@ -39,9 +41,10 @@ export function nextMessage(due: readonly OutboxEntry[], digestWindow: Millis, n
     const again = takeWhile(due, e => e.attemptKey === head.attemptKey)
     return { send: again, key: head.attemptKey }
   }
-  if (digestWindow <= 0) return { send: [head], key: head.id }
+  const retried = head.attempts > 0
+  if (digestWindow <= 0 && !retried) return { send: [head], key: head.id }
   const fresh = takeWhile(due, e => e.attemptKey === '').slice(0, DIGEST_MAX)
-  if (fresh.length < DIGEST_MAX && now < head.createdAt + digestWindow) return { waitUntil: head.createdAt + digestWindow }
+  if (!retried && fresh.length < DIGEST_MAX && now < head.createdAt + digestWindow) return { waitUntil: head.createdAt + digestWindow }
   return { send: fresh, key: messageKey(fresh.map(e => e.id)) }
 }
 

@@ -234,7 +234,8 @@ function toChannel(name: string, raw: RawChannel): ChannelConfig {
     name,
     on: raw.on ?? ['ban'],
     jails: raw.jails ?? null,
-    retry: { initial: raw.retry?.initial ?? 10_000, max: raw.retry?.max ?? 3_600_000 },
+    // Free Mobile counts SMS over a short window (402): wait longer there.
+    retry: { initial: raw.retry?.initial ?? (raw.type === 'freemobile' ? 60_000 : 10_000), max: raw.retry?.max ?? 3_600_000 },
     caFile: raw.ca_file ?? null,
     timeout: raw.timeout ?? 30_000,
   }

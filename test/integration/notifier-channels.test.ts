@@ -269,7 +269,7 @@ t.test('Free Mobile: each documented status', async (t) => {
   const cases: [number, object][] = [
     [200, { status: 'sent' }],
     [400, { status: 'failed', reason: /a parameter is missing.*a bug.*user=\[redacted\]&pass=\[redacted\]&msg=/ }],
-    [402, { status: 'retry', after: 60_000, reason: /too many SMS/ }],
+    [402, { status: 'retry', after: 0, reason: /too many SMS/ }],
     [403, { status: 'disabled', reason: /wrong credentials or the SMS notification option is not enabled/ }],
     [500, { status: 'retry', after: 0, reason: /server error/ }],
     [503, { status: 'retry', after: 0, reason: /unexpected HTTP 503/ }],

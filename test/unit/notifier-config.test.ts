@@ -32,7 +32,7 @@ t.test('defaults of every channel type', async (t) => {
   const config = parse({ channels: { sms: SMS, mail: MAIL, hook: HOOK } })
   const common = { on: ['ban'], jails: null, retry: { initial: 10_000, max: 3_600_000 }, caFile: null, timeout: 30_000 }
   t.same(config.channels, [
-    { name: 'sms', ...common, type: 'freemobile', user: { env: 'FREEMOBILE_USER' }, pass: { file: '/etc/banledger/freemobile.pass' }, baseUrl: 'https://smsapi.free-mobile.fr' },
+    { name: 'sms', ...common, retry: { initial: 60_000, max: 3_600_000 }, type: 'freemobile', user: { env: 'FREEMOBILE_USER' }, pass: { file: '/etc/banledger/freemobile.pass' }, baseUrl: 'https://smsapi.free-mobile.fr' },
     {
       name: 'mail', ...common, type: 'email', format: 'plain', from: 'banledger@example.org', to: ['root@example.org'],
       target: '/etc/hosts.deny', transport: { kind: 'sendmail', path: '/usr/sbin/sendmail' },

@@ -4,8 +4,9 @@
 // accents, emoji and newlines arrive intact). The answer is checked (S5):
 //   200 (2xx)    sent
 //   400          failed: a parameter is missing, so a bug; dropped and logged
-//   402          retry after 60 s: too many SMS in too little time; meanwhile
-//                the outbox folds what is pending into one digest
+//   402          retry with the channel's backoff (its retry.initial defaults
+//                to 60 s for Free Mobile): too many SMS in too little time;
+//                the next attempt folds what is pending into one digest
 //   403          disabled: wrong credentials or the option is off
 //   500, other,  retry with `after: 0`, meaning "use your backoff"
 //   network, TLS
@@ -20,8 +21,6 @@ import { neverRejects } from './never-rejects.js'
 import { clean, countDecisions } from './notice-text.js'
 
 export const FREEMOBILE_DEFAULT_BASE_URL = 'https://smsapi.free-mobile.fr'
-/** What a 402 suggests: Free Mobile counts SMS over a short window. */
-export const FREEMOBILE_TOO_MANY_AFTER: Millis = 60_000
 /** A digest SMS stops listing decisions near this length. */
 const MAX_SMS_TEXT = 900
 
@@ -83,7 +82,7 @@ export function freeMobileChannel(opts: FreeMobileChannelOptions): Channel {
       const { status } = outcome
       if (status >= 200 && status < 300) return { status: 'sent' }
       if (status === 400) return result('failed', `Free Mobile said a parameter is missing (400): a bug; GET ${url.href}`)
-      if (status === 402) return retry(FREEMOBILE_TOO_MANY_AFTER, 'Free Mobile said too many SMS were sent in too little time (402)')
+      if (status === 402) return retry(0, 'Free Mobile said too many SMS were sent in too little time (402)')
       if (status === 403) {
         return result('disabled', 'Free Mobile refused (403): wrong credentials or the SMS notification option is not enabled in the Free Mobile account')
       }
