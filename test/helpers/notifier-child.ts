@@ -1,5 +1,5 @@
-// Child process for the notifier's kill -9 test: an outbox, a worker and a
-// webhook channel to the test's receiver, fed with decisions d0..d<COUNT-1>
+// Child process for the notifier's kill -9 test: an outbox, a worker and the
+// real webhook channel (HMAC-signed, secret "kill-test-secret") to the test's receiver, fed with decisions d0..d<COUNT-1>
 // in small groups (every run feeds them all again: enqueue is idempotent).
 // Prints "ready" once it handles SIGTERM (a clean close, exit 0), "fed" once
 // all decisions are stored, "idle" once nothing is pending any more.
@@ -9,7 +9,7 @@ import pino from 'pino'
 import type { Decision } from '../../ledger/rules/types.js'
 import { NotifierWorker } from '../../services/notifier/notifier-worker.js'
 import { Outbox } from '../../services/notifier/outbox.js'
-import { webhookChannel } from './webhook-receiver.js'
+import { webhookChannel } from '../../services/notifier/channels/webhook.js'
 
 const [dir, url, windowMs, count] = process.argv.slice(2)
 if (dir === undefined || url === undefined || windowMs === undefined || count === undefined) {
@@ -23,7 +23,7 @@ const decision = (n: number): Decision => ({
 })
 
 const outbox = await Outbox.open(dir)
-const hook = webhookChannel('hook', url)
+const hook = webhookChannel({ name: 'hook', url, secret: 'kill-test-secret', timeout: 2000, now: Date.now })
 const worker = new NotifierWorker({
   outbox, channels: [hook], route: () => ['hook'], digestWindow: Number(windowMs),
   backoff: { initial: 20, max: 200 }, logger: pino({ level: 'warn' }, pino.destination(2)), now: Date.now, host: 'child',

@@ -1,12 +1,20 @@
 // A real local webhook for notifier tests and benchmarks: a node:http
 // receiver on 127.0.0.1 (port 0) that records every message, and a minimal
 // webhook Channel that POSTs to it. Independent of the real channels.
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Channel, DeliveryResult, Notice } from '../../services/notifier/channel.js'
 
 export type Received = Readonly<{ key: string; ids: readonly string[]; at: number }>
+
+/** The real webhook channel signs its body: X-Banledger-Signature: sha256=<hex HMAC>. */
+export function signatureOk(secret: string, body: Buffer, header: string | string[] | undefined): boolean {
+  const want = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`)
+  const got = Buffer.from(typeof header === 'string' ? header : '')
+  return got.length === want.length && timingSafeEqual(got, want)
+}
 
 /** ok: 200. down: 503. hang: no answer until the mode changes (then 503,
  *  unrecorded: a receiver that hangs never processed the message). */
@@ -19,6 +27,10 @@ export class WebhookReceiver {
   onReceive: ((r: Received) => void) | null = null
   /** Answer (and record) this long after a request arrived. */
   delayMs = 0
+  /** When set, a message must carry a valid HMAC signature with it (else 401, unrecorded). */
+  secret: string | null = null
+  /** Messages refused for a bad or missing signature. */
+  badSignatures = 0
   #mode: ReceiverMode = 'ok'
   #held: (() => void)[] = []
 
@@ -57,8 +69,15 @@ export class WebhookReceiver {
   }
 
   #accept(req: IncomingMessage, chunks: Buffer[], res: ServerResponse): void {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { notices: { id: string }[] }
-    const r = { key: String(req.headers['idempotency-key']), ids: body.notices.map(n => n.id), at: performance.now() }
+    const raw = Buffer.concat(chunks)
+    if (this.secret !== null && !signatureOk(this.secret, raw, req.headers['x-banledger-signature'])) {
+      this.badSignatures++
+      return void res.writeHead(401).end('bad signature')
+    }
+    // The minimal channel below sends {notices}; the real webhook channel {decisions}.
+    const body = JSON.parse(raw.toString('utf8')) as { notices?: { id: string }[]; decisions?: { id: string }[] }
+    const items = body.decisions ?? body.notices ?? []
+    const r = { key: String(req.headers['idempotency-key']), ids: items.map(n => n.id), at: performance.now() }
     this.received.push(r)
     this.onReceive?.(r)
     res.writeHead(200).end('ok')

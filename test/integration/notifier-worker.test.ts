@@ -186,12 +186,13 @@ t.test('a crash between the send and the mark re-sends that one digest, same not
   await waitFor(async () => (await w2.status())[0]?.pending === 0, { what: 'all marked sent' })
 })
 
-t.test('SIGKILL at random moments: every decision arrives, at most twice, a duplicate under its first key', async t => {
+t.test('SIGKILL at random moments (real signed webhook): every decision arrives, at most twice, a duplicate under its first key', async t => {
   const COUNT = 200
   const KILLS = 5
   for (const window of [0, 30]) {
     const dir = await tempDir(t)
     const hook = await receiver(t)
+    hook.secret = 'kill-test-secret' // the child uses the real, signing webhook channel
     hook.delayMs = 2 // a wider window between the receiver's processing and the child's mark
     let kills = 0
     for (let run = 0; run <= KILLS; run++) {
@@ -221,6 +222,7 @@ t.test('SIGKILL at random moments: every decision arrives, at most twice, a dupl
     const twice = [...seen].filter(([, keys]) => keys.length > 1)
     t.same([...seen].filter(([, keys]) => keys.length > 2), [], `window ${window}: no decision arrives more than twice`)
     t.same(twice.filter(([, keys]) => keys.some(k => k !== keys[0])), [], `window ${window}: a duplicate carries its first key`)
+    t.equal(hook.badSignatures, 0, `window ${window}: every message carried a valid HMAC`)
     t.comment(`window ${window}: ${kills} kills mid-delivery, ${hook.received.length} messages, ${twice.length} decisions re-sent`)
     const outbox = await Outbox.open(join(dir, 'outbox'))
     t.same(await outbox.stats(Date.now()), new Map(), `window ${window}: the outbox is empty`)
