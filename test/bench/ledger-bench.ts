@@ -10,6 +10,8 @@
 // 2, 3 and 4 each run in a child process (this file, --part <name>), so that
 // no part's heap weighs on another. Also printed for context: ingest with one
 // producer, verify time, heap.
+// Node runs with --max-semi-space-size=64, as bin/banledger.js and the
+// systemd unit run the service.
 // Run: npm run bench:ledger (builds, then node --expose-gc
 // dist/test/bench/ledger-bench.js); about 2-3 minutes. Exits 1 when a target
 // is missed.
@@ -196,7 +198,7 @@ async function memoryPart(): Promise<Row[]> {
 
 function inChild(part: string, dir = ''): Promise<Row[]> {
   return new Promise((resolve, reject) => {
-    const args = ['--expose-gc', fileURLToPath(import.meta.url), '--part', part, dir]
+    const args = ['--expose-gc', '--max-semi-space-size=64', fileURLToPath(import.meta.url), '--part', part, dir]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => { out += d.toString() })
