@@ -79,11 +79,11 @@ export type FollowerState =
 /** Stable error codes of this module (never reused). */
 export type FollowerErrorCode =
   /** The path does not exist (yet, or any more); the follower waits for it. */
-  | 'FOLLOWER_FILE_MISSING'
+  | 'BANLEDGER_FOLLOWER_FILE_MISSING'
   /** The path exists but cannot be opened or checked (e.g. EACCES); the follower waits. */
-  | 'FOLLOWER_OPEN_FAILED'
+  | 'BANLEDGER_FOLLOWER_OPEN_FAILED'
   /** Reading an open file failed; the follower stops ('failed'). */
-  | 'FOLLOWER_READ_FAILED'
+  | 'BANLEDGER_FOLLOWER_READ_FAILED'
 
 export class FollowerError extends Error {
   override readonly name = 'FollowerError'
@@ -191,7 +191,7 @@ export class FileFollower {
       this.#state = t === undefined ? 'waiting' : 'following'
     } catch (err) {
       await this.#release()
-      this.#fail(new FollowerError('FOLLOWER_READ_FAILED', `cannot read ${this.#o.path}`, { cause: err }))
+      this.#fail(new FollowerError('BANLEDGER_FOLLOWER_READ_FAILED', `cannot read ${this.#o.path}`, { cause: err }))
       this.#resolveStopped()
       throw err
     }
@@ -207,7 +207,7 @@ export class FileFollower {
         await this.#sleep(this.#o.pollInterval)
       }
     } catch (err) {
-      if (!(err instanceof Stop)) this.#fail(new FollowerError('FOLLOWER_READ_FAILED', `cannot read ${this.#o.path}`, { cause: err }))
+      if (!(err instanceof Stop)) this.#fail(new FollowerError('BANLEDGER_FOLLOWER_READ_FAILED', `cannot read ${this.#o.path}`, { cause: err }))
     } finally {
       await this.#release()
       if (this.#state !== 'failed') this.#state = 'closed'
@@ -481,8 +481,8 @@ export class FileFollower {
     if (this.#reported.has(key)) return
     this.#reported.add(key)
     this.#report(missing
-      ? new FollowerError('FOLLOWER_FILE_MISSING', `${this.#o.path} does not exist; waiting for it`, { cause: err })
-      : new FollowerError('FOLLOWER_OPEN_FAILED', `cannot open ${this.#o.path} (${code}); waiting`, { cause: err }))
+      ? new FollowerError('BANLEDGER_FOLLOWER_FILE_MISSING', `${this.#o.path} does not exist; waiting for it`, { cause: err })
+      : new FollowerError('BANLEDGER_FOLLOWER_OPEN_FAILED', `cannot open ${this.#o.path} (${code}); waiting`, { cause: err }))
   }
 
   #report(err: Error): void {

@@ -12,11 +12,11 @@ import { dirname } from 'node:path'
 /** Stable error codes of this module (never reused). */
 export type OffsetStoreErrorCode =
   /** The offsets file is not valid JSON or not in the expected shape; it is treated as empty. */
-  | 'OFFSETS_CORRUPT'
+  | 'BANLEDGER_OFFSETS_CORRUPT'
   /** The offsets file could not be read (other than "does not exist"); treated as empty. */
-  | 'OFFSETS_READ_FAILED'
+  | 'BANLEDGER_OFFSETS_READ_FAILED'
   /** A batched write failed; the entries stay dirty and are written at the next flush. */
-  | 'OFFSETS_WRITE_FAILED'
+  | 'BANLEDGER_OFFSETS_WRITE_FAILED'
 
 export class OffsetStoreError extends Error {
   override readonly name = 'OffsetStoreError'
@@ -141,7 +141,7 @@ export class OffsetStore {
       text = await readFile(this.#file, 'utf8')
     } catch (err) {
       if (errCode(err) !== 'ENOENT') {
-        this.#onError(new OffsetStoreError('OFFSETS_READ_FAILED', `cannot read offsets file ${this.#file}; starting empty`, { cause: err }))
+        this.#onError(new OffsetStoreError('BANLEDGER_OFFSETS_READ_FAILED', `cannot read offsets file ${this.#file}; starting empty`, { cause: err }))
       }
       return
     }
@@ -149,7 +149,7 @@ export class OffsetStore {
     try {
       parsed = parse(text)
     } catch (err) {
-      this.#onError(new OffsetStoreError('OFFSETS_CORRUPT', `corrupt offsets file ${this.#file}; starting empty`, { cause: err }))
+      this.#onError(new OffsetStoreError('BANLEDGER_OFFSETS_CORRUPT', `corrupt offsets file ${this.#file}; starting empty`, { cause: err }))
       return
     }
     for (const [id, entry] of parsed) {
@@ -168,7 +168,7 @@ export class OffsetStore {
       await writeAtomically(this.#file, `${JSON.stringify(body, null, 1)}\n`)
     } catch (err) {
       this.#dirty = true
-      throw new OffsetStoreError('OFFSETS_WRITE_FAILED', `cannot write offsets file ${this.#file}`, { cause: err })
+      throw new OffsetStoreError('BANLEDGER_OFFSETS_WRITE_FAILED', `cannot write offsets file ${this.#file}`, { cause: err })
     }
   }
 }

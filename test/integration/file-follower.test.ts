@@ -122,7 +122,7 @@ t.test('rename+create while running: the old file is finished first, nothing los
   t.ok(h.lines.slice(5).every((l) => l.fileId === newId))
   t.not(oldId, newId)
   t.equal(h.lines[5]?.offset, 0)
-  t.ok(codes(r.errors).every((c) => c === 'FOLLOWER_FILE_MISSING'), 'at most the gap between rename and create')
+  t.ok(codes(r.errors).every((c) => c === 'BANLEDGER_FOLLOWER_FILE_MISSING'), 'at most the gap between rename and create')
 })
 
 t.test('copytruncate: restarts at 0 with a new identity; unread lines come from the copy', async (t) => {
@@ -179,7 +179,7 @@ t.test('delete then re-create: the open file is read to its end, one missing rep
   await writeFile(env.log, 'r-1\n')
   await delivered(r.lines, 'r-1')
   t.same(texts(r.lines), ['d-1', 'd-2-late', 'd-3-late', 'd-4-partial', 'r-1'])
-  t.same(codes(r.errors), ['FOLLOWER_FILE_MISSING'], 'reported once, then waited quietly')
+  t.same(codes(r.errors), ['BANLEDGER_FOLLOWER_FILE_MISSING'], 'reported once, then waited quietly')
   t.equal(r.follower.state, 'following')
 })
 
@@ -191,7 +191,7 @@ t.test('a file missing at start is waited for and read from its start (even with
   await writeFile(env.log, 'm-1\nm-2\n')
   await delivered(r.lines, 'm-2')
   t.same(texts(r.lines), ['m-1', 'm-2'])
-  t.same(codes(r.errors), ['FOLLOWER_FILE_MISSING'])
+  t.same(codes(r.errors), ['BANLEDGER_FOLLOWER_FILE_MISSING'])
   t.equal(r.follower.state, 'following')
 })
 
@@ -201,7 +201,7 @@ t.test('a path that is not a regular file is reported once and waited on; a thro
   const errors: Error[] = []
   const r = await run(t, env, { onError: (err) => { errors.push(err); throw new Error('logger broke') } })
   await waitFor(() => errors.length === 1, { what: 'the report' })
-  t.match(errors[0], { name: 'FollowerError', code: 'FOLLOWER_OPEN_FAILED' })
+  t.match(errors[0], { name: 'FollowerError', code: 'BANLEDGER_FOLLOWER_OPEN_FAILED' })
   t.equal(r.follower.state, 'waiting')
   await rmdir(env.log)
   await writeFile(env.log, 'p-1\n')

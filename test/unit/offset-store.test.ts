@@ -71,7 +71,7 @@ t.test('a corrupt file is reported and treated as empty, then repaired', async (
     const errors: Error[] = []
     const store = openStore(t, file, { onError: (e) => errors.push(e) })
     t.equal(await store.get('a'), undefined, `empty after ${bad}`)
-    t.match(errors, [{ name: 'OffsetStoreError', code: 'OFFSETS_CORRUPT' }], `one error for ${bad}`)
+    t.match(errors, [{ name: 'OffsetStoreError', code: 'BANLEDGER_OFFSETS_CORRUPT' }], `one error for ${bad}`)
     store.set('a', '/x', 3)
     await store.close()
     t.equal(JSON.parse(await readFile(file, 'utf8')).files.a.offset, 3, 'rewritten whole')
@@ -129,7 +129,7 @@ t.test('a failed background write is reported and retried by the next flush', as
   const errors: Error[] = []
   const store = new OffsetStore(file, { flushInterval: 10, onError: (e) => errors.push(e) })
   store.set('a', '/a', 1)
-  const failed = await waitFor(() => errors.find((e) => 'code' in e && e.code === 'OFFSETS_WRITE_FAILED'), { what: 'the write error' })
+  const failed = await waitFor(() => errors.find((e) => 'code' in e && e.code === 'BANLEDGER_OFFSETS_WRITE_FAILED'), { what: 'the write error' })
   t.match(failed, { name: 'OffsetStoreError', cause: Error })
   await rm(blocker)
   await mkdir(blocker)
