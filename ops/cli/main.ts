@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import type { Command, CliIO } from './command.js'
 import { bansCommand } from './commands/bans.js'
 import { explainCommand } from './commands/explain.js'
+import { filterTestCommand } from './commands/filter-test.js'
 import { firewallCommand } from './commands/firewall.js'
 import { notifyCommand } from './commands/notify.js'
 import { importCommand } from './commands/import.js'
@@ -14,7 +15,7 @@ import { runCommand } from './commands/run.js'
 import { simulateCommand } from './commands/simulate.js'
 
 const COMMANDS: readonly Command[] = [
-  runCommand, simulateCommand, bansCommand, explainCommand, replayCommand,
+  runCommand, simulateCommand, filterTestCommand, bansCommand, explainCommand, replayCommand,
   banCommand, unbanCommand, pardonCommand, importCommand, firewallCommand, notifyCommand,
 ]
 

@@ -43,6 +43,8 @@ export const BUILT_IN_POLICY = Object.freeze({
 })
 
 export const DEFAULT_DATA_DIR = '/var/lib/banledger'
+/** Where fail2ban's filters live when fail2ban is installed. */
+export const DEFAULT_FILTER_DIR = '/etc/fail2ban/filter.d'
 export const DEFAULT_IGNOREIP: readonly string[] = Object.freeze(['127.0.0.1/8', '::1'])
 export const DEFAULT_MAX_LINE_BYTES = 8192
 export const DEFAULT_POLL_INTERVAL: Millis = 250
@@ -136,6 +138,7 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
       name,
       filter: jail.filter,
       successFilter: jail.success_filter ?? null,
+      filterOptions: jail.filter_options ?? {},
       logpath: jail.logpath.map((p) => resolve(dir, p)),
       ports: jail.ports ?? [],
       protocol: jail.protocol ?? 'tcp',
@@ -157,6 +160,7 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
   const config: Config = {
     path: file,
     dataDir: resolve(dir, top.data_dir ?? DEFAULT_DATA_DIR),
+    filterDirs: (top.filter_dirs ?? [DEFAULT_FILTER_DIR]).map(d => resolve(dir, d)),
     host,
     ignoreip: top.ignoreip ?? [...DEFAULT_IGNOREIP],
     ignoreSelf: top.ignore_self ?? true,

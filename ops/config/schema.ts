@@ -32,6 +32,27 @@ export const PORT_NAMES: Readonly<Record<string, number>> = Object.freeze({
   pop3s: 995,
 })
 
+const OPTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+
+/** fail2ban filter options (`mode: aggressive`, `logtype: journal`): names
+ *  and values are plain text, at most 200 characters, no newline. */
+function filterOptions() {
+  return field<Readonly<Record<string, string>>>((value, report) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      report('expected a mapping like { mode: aggressive }')
+      return undefined
+    }
+    const out: Record<string, string> = Object.create(null) as Record<string, string>
+    for (const [k, v] of Object.entries(value)) {
+      if (!OPTION_NAME.test(k)) report(`expected an option name (letters, digits, _)`, { path: [k], input: k })
+      else if ((typeof v !== 'string' && typeof v !== 'number') || String(v).length > 200 || /[\n\r]/.test(String(v))) {
+        report('expected a short text value', { path: [k], input: v })
+      } else out[k] = String(v)
+    }
+    return out
+  })
+}
+
 const FILTER_FORMS = 'a filter name (letters, digits, and . _ / -, at most 200 characters)'
 
 /** A path as written; load-config resolves relative ones. */
@@ -168,6 +189,7 @@ export const jailSchema = section(
       report(`expected ${FILTER_FORMS}, or null for none`)
       return undefined
     }).optional(),
+    filter_options: filterOptions().optional(),
     logpath: pathList(),
     ports: portList().optional(),
     protocol: z.enum(['tcp', 'udp'], { error: 'expected tcp or udp' }).optional(),
@@ -202,6 +224,7 @@ export const firewallSchema = section(
 export const topSchema = section(
   {
     data_dir: pathText().optional(),
+    filter_dirs: pathList().optional(),
     host: text(HOST_NAME, HOST_NAME_FORMS).optional(),
     ignoreip: addressList().optional(),
     ignore_self: boolean().optional(),

@@ -7,10 +7,13 @@ export type Protocol = 'tcp' | 'udp'
 
 export type JailConfig = Readonly<{
   name: string
-  /** Failure filter: a built-in name (e.g. `sshd`). */
+  /** Failure filter: a built-in name (e.g. `sshd`), a fail2ban filter name
+   *  looked up in `filterDirs`, or a path to a fail2ban filter file. */
   filter: string
   /** Success filter (R3, R7, R8), or null when the jail has none. */
   successFilter: string | null
+  /** fail2ban filter options (`mode`, `logtype`...), for fail2ban filters. */
+  filterOptions: Readonly<Record<string, string>>
   /** Absolute paths (relative ones are resolved against the config file's folder). */
   logpath: readonly string[]
   ports: readonly number[]
@@ -44,6 +47,8 @@ export type Config = Readonly<{
   path: string
   /** Absolute; holds the ledger and every other piece of local state. */
   dataDir: string
+  /** Folders searched for fail2ban filters (`NAME.conf`), in order. */
+  filterDirs: readonly string[]
   /** This host's name on events it publishes. */
   host: string
   ignoreip: readonly string[]

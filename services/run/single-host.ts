@@ -89,7 +89,6 @@ export async function buildFirewall(
 export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
   const { logger } = deps
   const now = deps.now ?? Date.now
-  const jails = watchedJails(config) // fails early on unknown filters
   const rules = rulesFromConfig(config)
   let ledger: Ledger | null = null
   let bus: EmbeddedBus | null = null
@@ -113,6 +112,7 @@ export function buildSingleHost(config: Config, deps: ServiceDeps): Service {
 
   return {
     async start() {
+      const jails = await watchedJails(config) // fails early on unknown or broken filters
       await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
       ledger = await Ledger.open({ dir: ledgerDir(config), rules })
       logger.info({ dataDir: config.dataDir, seq: ledger.seq, addresses: ledger.addresses, bans: ledger.activeBans(now()).length },

@@ -46,6 +46,7 @@ t.test('a minimal file gets the seed defaults', async (t) => {
   t.same(config, {
     path: FILE,
     dataDir: '/var/lib/banledger',
+    filterDirs: ['/etc/fail2ban/filter.d'],
     host: 'thishost',
     ignoreip: ['127.0.0.1/8', '::1'],
     ignoreSelf: true,
@@ -57,6 +58,7 @@ t.test('a minimal file gets the seed defaults', async (t) => {
       name: 'ssh',
       filter: 'sshd',
       successFilter: null,
+      filterOptions: {},
       logpath: ['/var/log/auth.log'],
       ports: [],
       protocol: 'tcp',
@@ -107,6 +109,7 @@ jails:
     name: 'ssh',
     filter: 'sshd',
     successFilter: 'sshd-success',
+    filterOptions: {},
     logpath: ['/var/log/auth.log'],
     ports: [22, 443],
     protocol: 'tcp',
@@ -530,4 +533,16 @@ notify:
 notify:
   chanels: {}
 `), /notify\.chanels: unknown key \(did you mean "channels"\?\)/)
+})
+
+t.test('filter_dirs and filter_options (fail2ban filters)', async t => {
+  const config = parseConfig(`filter_dirs: [filters, /etc/fail2ban/filter.d]
+jails:
+  ssh: { filter: sshd, filter_options: { mode: aggressive, maxlines: 2 }, logpath: /var/log/auth.log }
+`, '/etc/banledger/banledger.yaml', { hostname: 'h' })
+  t.same(config.filterDirs, ['/etc/banledger/filters', '/etc/fail2ban/filter.d'])
+  t.same({ ...config.jails[0]?.filterOptions }, { mode: 'aggressive', maxlines: '2' })
+  t.throws(() => parseConfig(`jails:
+  ssh: { filter: sshd, filter_options: { "bad key": x, mode: [a] }, logpath: /l }
+`, '/etc/b.yaml', { hostname: 'h' }), { message: /filter_options/ })
 })

@@ -11,6 +11,6 @@ t.test('every example config loads and names known filters', async t => {
   for (const f of files) {
     const config = await loadConfig(new URL(f, dir).pathname, { hostname: 'example' })
     t.ok(config.jails.length > 0, f)
-    t.doesNotThrow(() => watchedJails(config), `${f}: filters exist`)
+    t.ok((await watchedJails(config)).length > 0, `${f}: filters exist`)
   }
 })

@@ -286,10 +286,10 @@ t.test('given the built-in filter registry', async (t) => {
   t.test('when sshd and sshd-success are looked up, then the filters are returned', async (t) => {
     t.equal(builtinFilter('sshd'), sshdFilter)
     t.equal(builtinFilter('sshd-success'), sshdSuccessFilter)
-    t.same([...builtinFilters.keys()].sort(), ['sshd', 'sshd-success'])
+    t.same([...builtinFilters.keys()].sort(), ['apache-auth', 'apache-badbots', 'dovecot', 'nginx-http-auth', 'postfix', 'sshd', 'sshd-success'])
   })
   t.test('when an unknown name is looked up, then undefined', async (t) => {
-    t.equal(builtinFilter('apache-auth'), undefined)
+    t.equal(builtinFilter('no-such-filter'), undefined)
     t.equal(builtinFilter('__proto__'), undefined)
   })
 })

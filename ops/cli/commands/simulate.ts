@@ -65,7 +65,7 @@ const decisionText = (d: Decision): string =>
 
 /** Every event the jails' filters find in `files`, in time order (stable). */
 async function readEvents(config: Config, files: readonly string[], now: number): Promise<LogEvent[]> {
-  const jails = watchedJails(config)
+  const jails = await watchedJails(config)
   const events: LogEvent[] = []
   const max = config.watcher.maxLineBytes
   for (const [fileIndex, file] of files.entries()) {

@@ -222,12 +222,12 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
 
-function isDigit(c: number): boolean {
+export function isDigit(c: number): boolean {
   return c >= 48 && c <= 57 // false for NaN (past the end)
 }
 
 /** The decimal number of exactly `n` digits at `i`, or -1. */
-function digits(s: string, i: number, n: number): number {
+export function digits(s: string, i: number, n: number): number {
   let v = 0
   for (let k = 0; k < n; k++) {
     const c = s.charCodeAt(i + k)

@@ -1,0 +1,435 @@
+// fail2ban's date detection, reimplemented. A detector holds date templates
+// (from a filter's `datepattern`, else fail2ban's default list) and finds
+// the date of each line of one log, remembering which template and where
+// matched last: it tries that one first, and moves templates that keep
+// matching towards the front, as fail2ban's DateDetector does, so that the
+// same line gets the same date (and the same text removed) as in fail2ban.
+//
+// datepattern forms (one per line): a Python regex with strptime fields
+// (see strftime.ts), optionally prefixed `{^LN-BEG}` (at line start, after
+// at most two non-word characters) or `{UNB}` (no word boundaries added);
+// `{^LN-BEG}` alone (the default templates anchored at line start);
+// `{DEFAULT}`; a regex containing `{DATE}` (each default template in its
+// place); `{NONE}` (no date); `EPOCH`/`LEPOCH` (Unix time in s, resp. ms
+// or µs), `{EPOCH}` inside a regex; `TAI64N`; `ISO8601`.
+//
+// Stateful and not pure: one detector per followed file. `now` is an input.
+
+import { expandStrftime, fieldsToTime } from './strftime.js'
+import { translatePythonRegex } from './python-regex.js'
+
+export type DateMatch = Readonly<{
+  /** 'date': `time` holds the date; 'empty': the template matched no text
+   *  (`{NONE}`, optional dates); 'invalid': the text is no valid date
+   *  (e.g. 31 February). `time` is NaN unless 'date'. */
+  kind: 'date' | 'empty' | 'invalid'
+  /** ms since the epoch */
+  time: number
+  /** The date text, [matchStart, matchEnd) of the line; removed from the
+   *  line before the failregex runs. */
+  matchStart: number
+  matchEnd: number
+  template: string
+}>
+
+const LINE_BEGIN = 8
+const LINE_END = 4
+const WORD_BEGIN = 2
+const WORD_END = 1
+
+type Found = { start: number; end: number; dateStart: number; dateEnd: number; groups: Record<string, string | undefined> }
+
+/** One compiled template. `search` behaves as Python's `re.search(line, pos, endpos)`. */
+type Template = {
+  readonly name: string
+  readonly flags: number
+  readonly weight: number
+  hits: number
+  search(line: string, pos?: number, endpos?: number): Found | null
+  date(f: Found, now: number): number | null
+}
+
+/** fail2ban's default templates, in its order (our own table; same formats). */
+const DEFAULTS: readonly string[] = [
+  String.raw`%ExY(?P<_sep>[-/.])%m(?P=_sep)%d(?:T|  ?)%H:%M:%S(?:[.,]%f)?(?:\s*%z)?`,
+  String.raw`(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?`,
+  String.raw`(?:%a )?%b %d %ExY %k:%M:%S(?:\.%f)?`,
+  String.raw`%d(?P<_sep>[-/])%m(?P=_sep)(?:%ExY|%Exy) %k:%M:%S`,
+  String.raw`%d(?P<_sep>[-/])%b(?P=_sep)%ExY[ :]?%H:%M:%S(?:\.%f)?(?: %z)?`,
+  String.raw`%m/%d/%ExY:%H:%M:%S`,
+  String.raw`%m-%d-%ExY %k:%M:%S(?:\.%f)?`,
+  'EPOCH',
+  '{^LN-BEG}%H:%M:%S',
+  '^<%m/%d/%Exy@%H:%M:%S>',
+  '%Exy%Exm%Exd  ?%H:%M:%S',
+  '%b %d, %ExY %I:%M:%S %p',
+  '^%b-%d-%Exy %k:%M:%S',
+  String.raw`%ExY%Exm%Exd(?:T|  ?)%ExH%ExM%ExS(?:[.,]%f)?(?:\s*%z)?`,
+  String.raw`(?:%Z )?(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?`,
+  String.raw`(?:%z )?(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?`,
+  'TAI64N',
+]
+const ISO8601 = DEFAULTS[0] ?? ''
+
+const LN_BEG = '{^LN-BEG}'
+const UNB = '{UNB}'
+const EPOCH_RE = String.raw`\d{10,11}\b(?:\.\d{3,6})?`
+const LEPOCH_RE = String.raw`\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?`
+
+/** Compiles Python regex text; the first group is the date text. */
+function compile(regex: string): (line: string, pos: number, endpos: number) => RegExpExecArray | null {
+  const tr = translatePythonRegex(regex)
+  const res = tr.variants.map((re) => new RegExp(re.source, `${re.flags}dg`))
+  return (line, pos, endpos) => {
+    const text = endpos < line.length ? line.slice(0, endpos) : line
+    for (const re of res) {
+      re.lastIndex = pos
+      const m = re.exec(text)
+      if (m !== null) return m
+    }
+    return null
+  }
+}
+
+function found(m: RegExpExecArray, group: number): Found {
+  const whole = m.indices?.[0] ?? [m.index, m.index + m[0].length]
+  const date = m.indices?.[group] ?? whole
+  return { start: whole[0], end: whole[1], dateStart: date[0], dateEnd: date[1], groups: { ...(m.groups ?? {}), __date: m[group] } }
+}
+
+const escapedAt = (s: string, i: number): boolean => {
+  let n = 0
+  while (s[i - 1 - n] === '\\') n++
+  return n % 2 === 1
+}
+/** A leading `^`, `(^`, `(?:^` or `**` (after opening parentheses): no word boundary before. */
+const anchoredBegin = (r: string): boolean => {
+  const s = r.replace(/^\(+/, '')
+  return s.startsWith('^') || s.startsWith('**') || (s.startsWith('?:^') && s !== r)
+}
+/** A trailing unescaped `$`, `$)`, `\b`, `\s`, or `**` before closing parentheses. */
+const anchoredEnd = (r: string): boolean => {
+  const s = r.replace(/\)+$/, '')
+  if (s.endsWith('**') && !escapedAt(s, s.length - 2)) return true
+  return ['$', '$)', '\\b', '\\s'].some((tail) => r.endsWith(tail) && !escapedAt(r, r.length - tail.length))
+}
+const lineBegin = (r: string): boolean =>
+  r.startsWith('^') || ((r.startsWith('(^') || r.startsWith('(?:^')) && r[r.indexOf('^') + 1] !== '|')
+const lineEnd = (r: string): boolean => {
+  const i = r.endsWith('$') ? r.length - 1 : r.endsWith('$)') ? r.length - 2 : -1
+  return i >= 0 && r[i - 1] !== '\\' && r[i - 1] !== '|'
+}
+const hasCapture = (r: string): boolean => {
+  for (let i = 0; i < r.length; i++) {
+    if (r[i] === '\\') { i++; continue }
+    if (r[i] === '(' && r[i + 1] !== '?') return true
+  }
+  return false
+}
+
+/** fail2ban's boundary rules for a template regex (Python text). */
+function bound(regex0: string, wordBegin: boolean | 'start', wordEnd: boolean, name: string): { regex: string; flags: number; name: string } {
+  let regex = regex0.trim()
+  const gf = /\(\?[a-z]+\)/.exec(regex)
+  if (gf !== null) regex = regex.slice(0, gf.index) + regex.slice(gf.index + gf[0].length)
+  const boundBegin = wordBegin !== false && !anchoredBegin(regex)
+  const boundEnd = wordEnd && !anchoredEnd(regex)
+  if (!hasCapture(regex)) {
+    const m = /^(\^?)([\s\S]*?)(\$?)$/.exec(regex)
+    regex = `${m?.[1] ?? ''}(${m?.[2] ?? regex})${m?.[3] ?? ''}`
+  }
+  let flags = 0
+  if (boundBegin) {
+    if (wordBegin === 'start') {
+      flags |= LINE_BEGIN
+      regex = String.raw`^(?:\W{0,2})?` + regex
+      if (!name.startsWith(LN_BEG)) name = LN_BEG + name
+    } else {
+      flags |= WORD_BEGIN
+      regex = String.raw`(?=^|\b|\W)` + regex
+    }
+  }
+  if (boundEnd) {
+    flags |= WORD_END
+    regex += String.raw`(?=\b|\W|$)`
+  }
+  if (lineBegin(regex)) flags |= LINE_BEGIN
+  if (lineEnd(regex)) flags |= LINE_END
+  regex = regex.replace(/^(\(*)\*\*/, '$1').replace(/(?<!\\)\*\*(\)*)$/, '$1')
+  return { regex: (gf?.[0] ?? '') + regex, flags, name }
+}
+
+function patternTemplate(pattern: string, weight = 1): Template {
+  let p = pattern
+  let wordBegin: boolean | 'start' = true
+  let wordEnd = true
+  if (p.startsWith(UNB)) {
+    p = p.slice(UNB.length)
+    wordBegin = wordEnd = false
+  }
+  if (wordBegin !== false && p.startsWith(LN_BEG)) {
+    p = p.slice(LN_BEG.length)
+    wordBegin = 'start'
+  }
+  const { regex, alpha } = expandStrftime(p)
+  const b = bound(alpha ? `(?i)${regex}` : regex, wordBegin, wordEnd, p)
+  const exec = compile(b.regex)
+  return {
+    name: b.name, flags: b.flags, weight, hits: 0,
+    search(line, pos = 0, endpos = line.length) {
+      const m = exec(line, pos, endpos)
+      return m === null ? null : found(m, 1)
+    },
+    date: (f, now) => fieldsToTime(f.groups, now),
+  }
+}
+
+function epochTemplate(kind: 'plain' | 'line' | 'pattern', long: boolean, pattern = '', weight = 1): Template {
+  const ep = long ? LEPOCH_RE : EPOCH_RE
+  let b: { regex: string; flags: number; name: string }
+  let group = 1
+  if (kind === 'pattern') {
+    b = bound(`(${pattern.replace(/(?<!\\)\{L?EPOCH\}/gi, `(${ep})`)})`, true, true, pattern)
+    group = 2
+  } else if (kind === 'plain') {
+    // at line start, just after a leading `[` (closed right after), or in `audit(T:N)`
+    b = bound(String.raw`((?:^|(?<=^\[)(?=${ep}\])|(?<=\baudit\()(?=${ep}:\d+\)))${ep})`, false, true, long ? 'LongEpoch' : 'Epoch')
+  } else {
+    b = bound(`(${ep})`, 'start', true, long ? 'LongEpoch' : 'Epoch')
+  }
+  const exec = compile(b.regex)
+  return {
+    name: b.name, flags: b.flags, weight, hits: 0,
+    search(line, pos = 0, endpos = line.length) {
+      const m = exec(line, pos, endpos)
+      return m === null ? null : found(m, group)
+    },
+    date(f) {
+      let v = Number(f.groups['__date'] ?? '')
+      const text = f.groups['__date'] ?? ''
+      if (long && text.length >= 13) v = text.length >= 16 && !text.includes('.') ? v / 1e6 : v / 1e3
+      return Number.isFinite(v) ? Math.round(v * 1000 * 1000) / 1000 : null
+    },
+  }
+}
+
+function tai64nTemplate(start: boolean, weight = 1): Template {
+  const b = bound('@[0-9a-f]{24}', start ? 'start' : false, true, 'TAI64N')
+  const exec = compile(b.regex)
+  return {
+    name: b.name, flags: b.flags, weight, hits: 0,
+    search(line, pos = 0, endpos = line.length) {
+      const m = exec(line, pos, endpos)
+      return m === null ? null : found(m, 1)
+    },
+    date: (f) => parseInt((f.groups['__date'] ?? '').slice(2, 17), 16) * 1000,
+  }
+}
+
+/** A template for one datepattern line that is not a keyword for a list. */
+function singleTemplate(pattern: string, weight = 1): Template {
+  const key = pattern.includes('%') ? pattern : pattern.toUpperCase()
+  if (key.includes('EPOCH')) {
+    if (/(?<!\\)\{L?EPOCH\}/i.test(pattern)) return epochTemplate('pattern', key.includes('LEPOCH'), pattern, weight)
+    for (const long of [false, true]) {
+      const k = long ? 'LEPOCH' : 'EPOCH'
+      if (key === k) return epochTemplate('plain', long, '', weight)
+      if (key === `${LN_BEG}${k}` || key === `^${k}`) return epochTemplate('line', long, '', weight)
+    }
+  }
+  if (key === 'TAI64N') return tai64nTemplate(false, weight)
+  if (key === `${LN_BEG}TAI64N` || key === '^TAI64N') return tai64nTemplate(true, weight)
+  if (key === 'ISO8601') return patternTemplate(ISO8601, weight)
+  if (key === `${LN_BEG}ISO8601`) return patternTemplate(LN_BEG + ISO8601, weight)
+  return patternTemplate(pattern, weight)
+}
+
+const unbound = (p: string): string => p.replace(/^\{UNB\}/, '').replace(/^\{\^LN-BEG\}/, '')
+
+let defaultList: { anchored: readonly string[]; all: readonly string[] } | undefined
+/** The default list: an anchored (`{^LN-BEG}`, weight 100) copy of each
+ *  unanchored default first, then the defaults themselves. */
+function defaults(): { anchored: readonly string[]; all: readonly string[] } {
+  defaultList ??= {
+    anchored: DEFAULTS.filter((p) => !p.startsWith(LN_BEG) && !p.startsWith('^')).map((p) => LN_BEG + p),
+    all: DEFAULTS,
+  }
+  return defaultList
+}
+
+type Slot = { t: Template; hits: number; lastUsed: number; distance: number }
+
+export type DateDetectorStats = ReadonlyMap<string, number>
+
+export class DateDetector {
+  private readonly slots: Slot[] = []
+  private readonly names = new Set<string>()
+  private lastPos: [number, string, string] = [1, '', '']
+  private lastEndPos: [number, string, string] = [0x7fffffff, '', '']
+  private lastIdx = 0x7fffffff
+  private firstUnused = 0
+  /** Successful detections per template name. */
+  readonly used = new Map<string, number>()
+
+  /** `datepattern`: a filter's option (lines), or null for the defaults. */
+  constructor(datepattern: string | null = null) {
+    const lines = (datepattern ?? '').split(/\n+/).map((l) => l.trim()).filter((l) => l !== '')
+    if (lines.length === 0) this.addDefaults(() => true)
+    for (const l of lines) this.append(l)
+  }
+
+  get templates(): readonly string[] {
+    return this.slots.map((s) => s.t.name)
+  }
+
+  private add(t: Template, ignoreDup: boolean): void {
+    if (this.names.has(t.name)) {
+      if (ignoreDup) return
+      throw new TypeError(`there is already a date template named ${t.name}`)
+    }
+    this.names.add(t.name)
+    this.slots.push({ t, hits: 0, lastUsed: 0, distance: 0x7fffffff })
+  }
+
+  private addDefaults(keep: (t: Template) => boolean, wrap?: (p: string) => string): void {
+    const ignoreDup = this.slots.length > 0
+    const d = defaults()
+    if (wrap !== undefined) {
+      for (const p of d.all) {
+        if (p === 'EPOCH' || p === 'TAI64N') continue // fail2ban would look for the literal word
+        this.add(patternTemplate(wrap(unbound(p))), ignoreDup)
+      }
+      return
+    }
+    for (const p of [...d.anchored, ...d.all]) {
+      const t = singleTemplate(p, d.anchored.includes(p) ? 100 : 1)
+      if (keep(t)) this.add(t, ignoreDup)
+    }
+  }
+
+  private append(pattern: string): void {
+    const key = pattern.includes('%') ? pattern : pattern.toUpperCase()
+    if (key === LN_BEG) return this.addDefaults((t) => (t.flags & LINE_BEGIN) !== 0)
+    if (key === '{DEFAULT}') return this.addDefaults(() => true)
+    if (key.includes('{DATE}')) return this.addDefaults(() => true, (p) => pattern.replace(/(?<!\\)\{DATE\}/gi, () => p))
+    if (key === '{NONE}') return this.add(patternTemplate('{UNB}^'), false)
+    this.add(singleTemplate(pattern), false)
+  }
+
+  /** The date of `line` (see DateMatch), or null when no template matches.
+   *  `now` (ms) completes dates without a year. */
+  detect(line: string, now: number): DateMatch | null {
+    const hit = this.matchTime(line, now)
+    if (hit === null) return null
+    const [f, t] = hit
+    const at = { matchStart: f.dateStart, matchEnd: f.dateEnd, template: t.name }
+    if (f.dateEnd === f.dateStart) return { kind: 'empty', time: NaN, ...at }
+    const time = t.date(f, now)
+    if (time === null) return { kind: 'invalid', time: NaN, ...at }
+    this.used.set(t.name, (this.used.get(t.name) ?? 0) + 1)
+    return { kind: 'date', time, ...at }
+  }
+
+  private matchTime(line: string, now: number): [Found, Template] | null {
+    const slots = this.slots
+    const anchored = (t: Template): boolean => (t.flags & (LINE_BEGIN | LINE_END)) !== 0
+    const tryT = (t: Template, pos?: number, end?: number): Found | null => {
+      const f = t.search(line, pos, end)
+      if (f !== null) t.hits++
+      return f
+    }
+    let match: Found | null = null
+    let best: { f: Found; i: number } | null = null
+    let ignoreBySearch = 0x7fffffff
+    let i = this.lastIdx
+    let slot = slots[i]
+    if (slot !== undefined) {
+      const t = slot.t
+      if (anchored(t)) {
+        match = tryT(t)
+        ignoreBySearch = i
+      } else {
+        const [d, before, at] = this.lastPos
+        const [e, last, after] = this.lastEndPos
+        const alnum = (c: string): boolean => /^[\p{L}\p{N}]+$/u.test(c)
+        if ((pySlice(line, d - 1, d) === before || (pySlice(line, d, d + 1) === at && !alnum(at))) &&
+          (pySlice(line, e, e + 1) === after || (pySlice(line, e - 1, e) === last && !alnum(last)))) {
+          match = tryT(t, d, e)
+        } else {
+          match = tryT(t)
+          ignoreBySearch = i
+        }
+      }
+      if (match !== null && !(slots.length === 1 || anchored(t) || (match.start === this.lastPos[0] && match.end === this.lastEndPos[0]))) {
+        best = { f: match, i }
+        match = null
+      }
+    }
+    if (match === null) {
+      for (i = 0; i < slots.length; i++) {
+        if (i === ignoreBySearch) continue
+        slot = slots[i]
+        if (slot === undefined) break
+        match = tryT(slot.t)
+        if (match === null) continue
+        const distance = match.start
+        if (i + 1 >= slots.length || anchored(slot.t)) break
+        if (distance === 0 && slot.hits > 0 && (slots[i + 1]?.t.hits ?? 0) === 0) break
+        if (distance > slot.distance || distance > this.lastPos[0]) {
+          if (best === null || distance < best.f.start) best = { f: match, i }
+          match = null
+          continue
+        }
+        break
+      }
+      if (match === null && best !== null) {
+        match = best.f
+        i = best.i
+      }
+    }
+    slot = slots[i]
+    if (match === null || slot === undefined) return null
+    slot.hits++
+    slot.lastUsed = now
+    slot.distance = match.start
+    if (this.firstUnused === i) this.firstUnused++
+    this.lastPos = [match.start, pySlice(line, match.start - 1, match.start), line.charAt(match.start)]
+    this.lastEndPos = [match.end, match.end >= 1 ? line.charAt(match.end - 1) : line.slice(-1), pySlice(line, match.end, match.end + 1)]
+    if (i !== 0 && i !== this.lastIdx) i = this.reorder(i)
+    this.lastIdx = i
+    return [match, slot.t]
+  }
+
+  /** Moves a template that matched towards the front when it has become
+   *  heavier (hits x weight / distance) than the one in front, or that one
+   *  is unused for 5 minutes. */
+  private reorder(num: number): number {
+    const slots = this.slots
+    const s = slots[num]
+    if (s === undefined) return num
+    const weight = (x: Slot): number => (x.hits * x.t.weight) / Math.max(1, x.distance)
+    const untime = s.lastUsed - 300_000
+    let pos = this.firstUnused < num ? this.firstUnused : Math.floor(num / 2)
+    const moveable = (): boolean => {
+      const p = slots[pos]
+      return p !== undefined && (weight(s) > weight(p) || untime > p.lastUsed)
+    }
+    if (!moveable()) {
+      if (pos === num - 1) return num
+      pos = num - 1
+      if (!moveable()) return num
+    }
+    slots.splice(num, 1)
+    slots.splice(pos, 0, s)
+    while (this.firstUnused < slots.length && (slots[this.firstUnused]?.hits ?? 0) > 0) this.firstUnused++
+    return pos
+  }
+}
+
+/** Python's `s[a:b]` for a in [-1, len]. */
+function pySlice(s: string, a: number, b: number): string {
+  if (a < 0) return a === -1 && b === 0 ? '' : s.slice(a, b)
+  return s.slice(a, b)
+}
+
+export const DATE_TEMPLATE_FLAGS = { LINE_BEGIN, LINE_END, WORD_BEGIN, WORD_END } as const

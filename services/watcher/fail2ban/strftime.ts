@@ -1,0 +1,163 @@
+// fail2ban's strptime-style date patterns: `%X` fields inside a Python
+// regex. expandStrftime() turns each field into a named group (Python regex
+// text, translated later by python-regex.ts); fieldsToTime() turns the
+// groups of a match into a time, as fail2ban's strptime does: a missing year
+// is `now`'s, moved back a year when that puts the date more than a day in
+// the future; a missing date is today's (yesterday's if in the future);
+// without %z/%Z the local time zone (the process's TZ) applies; fractions of
+// a second are dropped (fail2ban keeps whole seconds for these fields).
+// The field expressions and the zone table are our own.
+
+import { Fail2banError } from './errors.js'
+
+const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']
+const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']
+const byLength = (xs: readonly string[]): string => [...xs].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).join('|')
+
+/** Field -> Python regex text. The `Ex` forms are fail2ban's exact-width ones. */
+const FIELDS: Readonly<Record<string, string>> = {
+  Y: String.raw`(?P<Y>\d{4})`,
+  ExY: String.raw`(?P<Y>20\d\d)`, // fail2ban: this century's plausible years; we accept 2000-2099
+  y: String.raw`(?P<y>\d\d)`,
+  Exy: String.raw`(?P<y>\d\d)`,
+  m: String.raw`(?P<m>1[0-2]|0?[1-9])`,
+  Exm: String.raw`(?P<m>1[0-2]|0[1-9])`,
+  d: String.raw`(?P<d>3[01]|[12]\d|[0 ]?[1-9])`,
+  Exd: String.raw`(?P<d>3[01]|[12]\d|0[1-9])`,
+  e: String.raw` ?(?P<d>3[01]|[12]\d|0?[1-9])`,
+  H: String.raw`(?P<H>2[0-3]|[01]?\d)`,
+  ExH: String.raw`(?P<H>2[0-3]|[01]\d)`,
+  k: String.raw` ?(?P<H>2[0-3]|[01]?\d)`,
+  Exk: String.raw` ?(?P<H>2[0-3]|[01]?\d)`,
+  I: String.raw`(?P<I>1[0-2]|0?[1-9])`,
+  l: String.raw` ?(?P<I>1[0-2]|0?[1-9])`,
+  Exl: String.raw` ?(?P<I>1[0-2]|\d)`,
+  M: String.raw`(?P<M>[0-5]?\d)`,
+  ExM: String.raw`(?P<M>[0-5]\d)`,
+  S: String.raw`(?P<S>6[01]|[0-5]?\d)`,
+  ExS: String.raw`(?P<S>6[01]|[0-5]\d)`,
+  f: String.raw`(?P<f>\d{1,6})`,
+  j: String.raw`(?P<j>36[0-6]|3[0-5]\d|[12]\d\d|0?[1-9]\d|0{0,2}[1-9])`,
+  s: String.raw`(?P<s>\d{1,12})`,
+  w: String.raw`(?P<w>[0-6])`,
+  b: `(?P<b>${byLength(MONTHS.map((m) => m.slice(0, 3)))})`,
+  B: `(?P<B>${byLength(MONTHS)})`,
+  a: `(?P<a>${byLength(DAYS.map((d) => d.slice(0, 3)))})`,
+  A: `(?P<A>${byLength(DAYS)})`,
+  p: '(?P<p>am|pm)',
+  z: String.raw`(?P<z>Z|UTC|GMT|[+-][01]\d(?::?\d\d)?)`,
+  Z: '(?P<Z>Z|[A-Z]{3,5})',
+  Exz: String.raw`(?P<z>(?:[A-Z](?:[A-Z]{2,4})?)?[+-][01]\d(?::?\d\d)?|[A-Z](?:[A-Z]{2,4})?)`,
+  ExZ: '(?P<Z>[A-Z](?:[A-Z]{2,4})?)',
+}
+const ALPHA = new Set(['a', 'A', 'b', 'B', 'p'])
+const FIELD_RE = /%(%|Ex[A-Za-z]|[A-Za-z])/g
+
+/** Python regex text for `pattern`'s `%` fields; `alpha` when a name field
+ *  (month, weekday, am/pm) makes the whole pattern case-insensitive. Throws
+ *  BANLEDGER_FILTER_INVALID on an unknown field. */
+export function expandStrftime(pattern: string): { regex: string; alpha: boolean } {
+  let alpha = false
+  const regex = pattern.replace(FIELD_RE, (all, f: string) => {
+    if (f === '%') return '%'
+    const r = FIELDS[f]
+    if (r === undefined) throw new Fail2banError('BANLEDGER_FILTER_INVALID', `datepattern ${JSON.stringify(pattern)}: unknown field ${all}`)
+    if (ALPHA.has(f)) alpha = true
+    return r
+  })
+  return { regex, alpha }
+}
+
+/** Zone abbreviations -> minutes east of UTC (a common subset; fixed offsets,
+ *  no daylight-saving switch, as fail2ban does). */
+const ZONES: Readonly<Record<string, number>> = {
+  Z: 0, UTC: 0, GMT: 0, UT: 0, WET: 0, WEST: 60, BST: 60, IST: 330, CET: 60, MET: 60, CEST: 120, MEST: 120, EET: 120, EEST: 180,
+  MSK: 180, EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420, AKST: -540, AKDT: -480,
+  HST: -600, AST: -240, ADT: -180, NST: -210, NDT: -150, JST: 540, KST: 540, HKT: 480, SGT: 480, AWST: 480, ACST: 570,
+  ACDT: 630, AEST: 600, AEDT: 660, NZST: 720, NZDT: 780, SAST: 120, WAT: 60, CAT: 120, EAT: 180, PKT: 300,
+}
+
+/** Minutes east of UTC for a %z/%Z value (`+0200`, `+02:00`, `+02`, `CEST`,
+ *  `CET+0100`), or undefined when unknown. */
+export function zoneOffset(z: string): number | undefined {
+  const m = /^([A-Za-z]{1,5})?(?:([+-])([01]\d)(?::?(\d\d))?)?$/.exec(z)
+  if (m === null) return undefined
+  const base = m[1] === undefined ? 0 : ZONES[m[1]]
+  if (base === undefined) return undefined
+  if (m[2] === undefined) return base
+  const mins = Number(m[3]) * 60 + Number(m[4] ?? 0)
+  return base + (m[2] === '-' ? -mins : mins)
+}
+
+const DAY = 86_400_000
+
+function localTime(y: number, mo: number, d: number, h: number, mi: number, s: number, offset: number | undefined): number | null {
+  const check = new Date(Date.UTC(2000, mo - 1, d))
+  if (mo < 1 || mo > 12 || d < 1 || check.getUTCDate() !== d || (mo === 2 && d === 29 && !leap(y))) return null
+  if (offset !== undefined) {
+    const t = new Date(Date.UTC(2000, mo - 1, d, h, mi, s))
+    t.setUTCFullYear(y)
+    return t.getTime() - offset * 60_000
+  }
+  const t = new Date(2000, mo - 1, d, h, mi, s)
+  t.setFullYear(y)
+  return t.getTime()
+}
+const leap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+
+/** The time in ms of a date pattern's named groups, or null when they do not
+ *  make a valid date. `now` (ms) supplies a missing year or date. */
+export function fieldsToTime(g: Readonly<Record<string, string | undefined>>, now: number): number | null {
+  const num = (k: string): number | undefined => (g[k] === undefined ? undefined : Number(g[k]))
+  if (g['s'] !== undefined) return Number(g['s']) * 1000
+  const nowDate = new Date(now)
+  let year = num('Y')
+  const y2 = num('y')
+  if (year === undefined && y2 !== undefined) year = y2 <= 2000 ? y2 + 2000 : y2
+  let month = num('m')
+  const name = (g['b'] ?? g['B'])?.toLowerCase()
+  if (month === undefined && name !== undefined) {
+    const i = MONTHS.findIndex((m) => m === name || m.slice(0, 3) === name)
+    if (i < 0) return null
+    month = i + 1
+  }
+  let day = num('d')
+  let hour = num('H') ?? 0
+  const h12 = num('I')
+  if (h12 !== undefined) {
+    const pm = g['p']?.toLowerCase() === 'pm'
+    hour = pm ? (h12 === 12 ? 12 : h12 + 12) : h12 === 12 ? 0 : h12
+  }
+  const minute = num('M') ?? 0
+  const second = num('S') ?? 0
+  const zone = g['z'] ?? g['Z']
+  let offset: number | undefined
+  if (zone !== undefined) {
+    offset = zoneOffset(zone)
+    if (offset === undefined) return null
+  }
+  const assumeYear = year === undefined
+  let y = year ?? nowDate.getFullYear()
+  const julian = num('j')
+  if ((month === undefined || day === undefined) && julian !== undefined) {
+    const d = new Date(Date.UTC(2000, 0, julian))
+    d.setUTCFullYear(y, 0, julian)
+    y = d.getUTCFullYear()
+    month = d.getUTCMonth() + 1
+    day = d.getUTCDate()
+  }
+  let assumeToday = false
+  if (month === undefined && day === undefined) {
+    month = nowDate.getMonth() + 1
+    day = nowDate.getDate()
+    assumeToday = true
+  }
+  if (month === undefined || day === undefined) return null
+  let t = localTime(y, month, day, hour, minute, second, offset)
+  if (t === null) return null
+  // fail2ban compares naive datetimes: a zoned result (UTC) against local `now`
+  const cmpNow = offset === undefined ? now : now - nowDate.getTimezoneOffset() * 60_000
+  if (assumeToday && t > cmpNow) t -= DAY
+  if (assumeYear && t > cmpNow + DAY) t = localTime(y - 1, month, day, hour, minute, second, offset)
+  return t
+}

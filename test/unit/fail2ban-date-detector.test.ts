@@ -1,0 +1,99 @@
+// fail2ban-compatible date detection: each template family, year and day
+// guessing, time zones. Our own fixtures.
+process.env['TZ'] = 'Europe/Zurich' // before any Date use
+import t from 'tap'
+import { DateDetector } from '../../services/watcher/fail2ban/date-detector.js'
+import { expandStrftime, fieldsToTime, zoneOffset } from '../../services/watcher/fail2ban/strftime.js'
+
+const NOW = Date.UTC(2024, 2, 10, 11, 0, 0) // 2024-03-10 12:00 CET
+const local = (y: number, mo: number, d: number, h: number, mi: number, s: number): number => new Date(y, mo - 1, d, h, mi, s).getTime()
+
+t.test('default templates: ISO date with a zone offset, removed text', async (t) => {
+  const line = '2024-03-05 10:11:12 +0100 sshd[1]: hello'
+  const m = new DateDetector().detect(line, NOW)
+  t.equal(m?.kind, 'date')
+  t.equal(m?.time, Date.UTC(2024, 2, 5, 9, 11, 12))
+  t.equal(line.slice(m?.matchStart, m?.matchEnd), '2024-03-05 10:11:12 +0100')
+})
+
+t.test('default templates: local time follows TZ (summer time)', async (t) => {
+  const m = new DateDetector().detect('2024-07-01T12:00:00 x', NOW)
+  t.equal(m?.time, Date.UTC(2024, 6, 1, 10, 0, 0))
+})
+
+t.test('syslog date without a year takes now\'s year, or the previous one when more than a day ahead', async (t) => {
+  const d = new DateDetector()
+  const m = d.detect('Mar  5 10:11:12 host sshd[1]: x', NOW)
+  t.equal(m?.time, local(2024, 3, 5, 10, 11, 12))
+  t.equal(d.detect('Mar 11 10:00:00 host x', NOW)?.time, local(2024, 3, 11, 10, 0, 0), 'within a day ahead: same year')
+  t.equal(d.detect('Mar 12 10:00:00 host x', NOW)?.time, local(2023, 3, 12, 10, 0, 0), 'more than a day ahead: last year')
+  t.equal(new DateDetector().detect('Dec 31 23:59:59 host x', Date.UTC(2024, 0, 1, 12))?.time, local(2023, 12, 31, 23, 59, 59))
+})
+
+t.test('time only: today, or yesterday when in the future', async (t) => {
+  const d = new DateDetector('{^LN-BEG}%H:%M:%S')
+  t.equal(d.detect('10:11:12 x', NOW)?.time, local(2024, 3, 10, 10, 11, 12))
+  t.equal(d.detect('23:00:00 x', NOW)?.time, local(2024, 3, 9, 23, 0, 0))
+})
+
+t.test('strptime datepattern with names, zone, and literal brackets', async (t) => {
+  const d = new DateDetector(String.raw`^\[%d/%b/%Y:%H:%M:%S %z\]`)
+  const line = '[05/mar/2024:10:11:12 -0200] GET /'
+  const m = d.detect(line, NOW)
+  t.equal(m?.time, Date.UTC(2024, 2, 5, 12, 11, 12))
+  t.equal(line.slice(m?.matchStart, m?.matchEnd), '[05/mar/2024:10:11:12 -0200]', 'no group: the whole match is the date')
+  t.equal(new DateDetector('%b %d, %ExY %I:%M:%S %p').detect('x Mar 05, 2024 01:02:03 PM y', NOW)?.time, local(2024, 3, 5, 13, 2, 3))
+  t.equal(new DateDetector('%b %d, %ExY %I:%M:%S %p').detect('Mar 05, 2024 12:02:03 AM', NOW)?.time, local(2024, 3, 5, 0, 2, 3))
+  t.equal(new DateDetector('%d.%m.%y %H:%M').detect('05.03.24 10:11', NOW)?.time, local(2024, 3, 5, 10, 11, 0), '%y')
+  t.equal(new DateDetector('%Y %j %H:%M:%S').detect('2024 065 10:00:00', NOW)?.time, local(2024, 3, 5, 10, 0, 0), '%j')
+  t.equal(new DateDetector('%Y-%m-%d %H:%M:%S %Z').detect('2024-03-05 10:00:00 CEST', NOW)?.time, Date.UTC(2024, 2, 5, 8, 0, 0), '%Z')
+})
+
+t.test('{DATE} places each default template inside the regex; its group is the date', async (t) => {
+  const d = new DateDetector(String.raw`^[^\[]*\[({DATE})`)
+  const line = 'host [2024-03-05 10:11:12] msg'
+  const m = d.detect(line, NOW)
+  t.equal(m?.time, local(2024, 3, 5, 10, 11, 12))
+  t.equal(line.slice(m?.matchStart, m?.matchEnd), '2024-03-05 10:11:12')
+})
+
+t.test('{^LN-BEG} anchors at line start only', async (t) => {
+  const d = new DateDetector('{^LN-BEG}')
+  t.equal(d.detect('msg at 2024-03-05 10:11:12', NOW), null)
+  t.equal(d.detect('  2024-03-05 10:11:12 x', NOW)?.time, local(2024, 3, 5, 10, 11, 12))
+})
+
+t.test('Epoch, LEPOCH, {EPOCH}, TAI64N', async (t) => {
+  t.equal(new DateDetector('EPOCH').detect('1700000000.123 x', NOW)?.time, 1700000000123)
+  t.equal(new DateDetector('EPOCH').detect('type=X audit(1700000000.500:42): y', NOW)?.time, 1700000000500)
+  t.equal(new DateDetector('LEPOCH').detect('1700000000123 x', NOW)?.time, 1700000000123)
+  t.equal(new DateDetector(String.raw`^ts={EPOCH} `).detect('ts=1700000000 x', NOW)?.time, 1700000000000)
+  const tai = new DateDetector('{^LN-BEG}TAI64N').detect('@40000000655345a0001e8480 x', NOW)
+  t.equal(tai?.time, 0x655345a0 * 1000)
+})
+
+t.test('ISO8601 keyword, {NONE}, invalid dates, unknown fields', async (t) => {
+  t.equal(new DateDetector('ISO8601').detect('2024-03-05T10:11:12Z', NOW)?.time, Date.UTC(2024, 2, 5, 10, 11, 12))
+  t.equal(new DateDetector('{NONE}').detect('anything', NOW)?.kind, 'empty')
+  t.equal(new DateDetector().detect('2024-02-30 10:00:00 x', NOW)?.kind, 'invalid')
+  t.throws(() => new DateDetector('%Q'), { code: 'BANLEDGER_FILTER_INVALID' })
+})
+
+t.test('the template that matched last is preferred', async (t) => {
+  const d = new DateDetector()
+  d.detect('Mar  5 10:11:12 host x', NOW)
+  d.detect('Mar  5 10:11:13 host x', NOW)
+  t.equal(d.templates[0]?.startsWith('{^LN-BEG}'), true)
+  t.equal(d.used.size, 1)
+  t.same([...d.used.values()], [2])
+})
+
+t.test('strftime helpers', async (t) => {
+  t.equal(zoneOffset('+0530'), 330)
+  t.equal(zoneOffset('-02'), -120)
+  t.equal(zoneOffset('CET+0100'), 120)
+  t.equal(zoneOffset('XYZQ'), undefined)
+  t.ok(expandStrftime('%b').alpha)
+  t.equal(fieldsToTime({ s: '1700000000' }, NOW), 1700000000000)
+  t.equal(fieldsToTime({ m: '3' }, NOW), null, 'a month without a day is no date')
+})
