@@ -105,7 +105,7 @@ const inputArb = fc.oneof(
 t.test('property: replay reproduces the stored projections exactly', async t => {
   const root = await tempDir(t)
   let run = 0
-  await fc.assert(fc.asyncProperty(fc.array(inputArb, { maxLength: 60 }), fc.integer({ min: 1, max: 7 }), async (steps, chunk) => {
+  await fc.assert(fc.asyncProperty(fc.array(inputArb, { maxLength: 60 }), fc.integer({ min: 1, max: 7 }), fc.boolean(), async (steps, chunk, concurrent) => {
     const dir = join(root, String(run++))
     const ctx = rulesContext({ ssh: { graceMaxFailures: 2, increment: { factor: 2, max: 20 * DAY } }, web: { maxretry: 2, successLiftsBan: false } })
     const ledger = await Ledger.open({ dir, rules: ctx })
@@ -117,11 +117,17 @@ t.test('property: replay reproduces the stored projections exactly', async t => 
         if (s.type === 'operator') return { type: 'operator', action: s.action as 'ban', id: `op${i}`, jail: 'ssh', ip: s.ip, at: now, actor: 't', reason: 'p' }
         return { type: 'log', kind: s.kind as 'failure', id: `e${i}`, jail: s.jail, ip: s.ip, at: now, host: 'h', source: 's' }
       })
-      // Submit in chunks (several group commits), some ids twice.
+      // Submit in chunks (several group commits), some ids twice; in the
+      // concurrent runs every chunk is in flight at once, so batches are
+      // decided while the one before them is still being written.
+      const submits: Promise<unknown>[] = []
       for (let i = 0; i < inputs.length; i += chunk) {
         const part = inputs.slice(i, i + chunk)
-        await ledger.submit(i % 2 === 0 ? part : [...part, ...part.slice(0, 1)])
+        const submitted = ledger.submit(i % 2 === 0 ? part : [...part, ...part.slice(0, 1)])
+        if (concurrent) submits.push(submitted)
+        else await submitted
       }
+      await Promise.all(submits)
       const report = await verify(ledger.store)
       if (report.mismatches.length > 0) throw new Error(report.mismatches.join('; '))
       const replayed = await replay(ledger.store)
