@@ -3,6 +3,7 @@
 // bus acknowledged the events of the lines before it, so a crash re-reads,
 // never skips; event ids are deterministic (host, file identity, byte
 // offset, jail), so a re-read line is the same event and the ledger drops it.
+import fg from 'fast-glob'
 import type { Logger } from 'pino'
 import type { LogEvent, Millis } from '../../ledger/rules/types.js'
 import type { Bus } from '../bus/bus.js'
@@ -29,6 +30,12 @@ export type WatcherOptions = Readonly<{
 }>
 
 const MIN_BACKOFF = 1000
+/** Glob patterns in logpath are expanded again this many poll intervals
+ *  apart (10 s with the default 250 ms), at least every second. */
+const GLOB_RESCAN_POLLS = 40
+
+/** True when `path` holds glob syntax (`*`, `?`, `[...]`, `{a,b}`). */
+export const isGlob = (path: string): boolean => fg.isDynamicPattern(path)
 const MAX_BACKOFF = 60_000
 const UNTRUSTED_MAX = 200
 
@@ -63,7 +70,11 @@ export class Watcher {
   readonly #offsets: OffsetStore
   readonly #followed: Followed[] = []
   #supervisor: NodeJS.Timeout | null = null
+  #globber: NodeJS.Timeout | null = null
   #closed: Promise<void> | null = null
+  /** Glob patterns and the jails that read the files they match. */
+  readonly #patterns = new Map<string, WatchedJail[]>()
+  readonly #unmatched = new Set<string>()
 
   constructor(opts: WatcherOptions) {
     this.#opts = opts
@@ -72,7 +83,10 @@ export class Watcher {
     })
     const byPath = new Map<string, WatchedJail[]>()
     for (const jail of opts.jails) {
-      for (const path of jail.logpath) byPath.set(path, [...(byPath.get(path) ?? []), jail])
+      for (const path of jail.logpath) {
+        const into = isGlob(path) ? this.#patterns : byPath
+        into.set(path, [...(into.get(path) ?? []), jail])
+      }
     }
     for (const [path, jails] of byPath) this.#followed.push({ path, jails, follower: null, backoff: MIN_BACKOFF, restartAt: 0 })
   }
@@ -80,10 +94,45 @@ export class Watcher {
   async start(): Promise<void> {
     await this.#offsets.load()
     for (const f of this.#followed) await this.#startOne(f)
+    await this.#expandGlobs()
     // A source never retries by itself: this supervisor restarts a failed
     // follower, with backoff, and says why.
     this.#supervisor = setInterval(() => void this.#supervise(), 500)
     this.#supervisor.unref()
+    if (this.#patterns.size > 0) {
+      this.#globber = setInterval(() => void this.#expandGlobs(), this.#rescanEvery())
+      this.#globber.unref()
+    }
+  }
+
+  #rescanEvery(): Millis {
+    return Math.max(1000, this.#opts.pollInterval * GLOB_RESCAN_POLLS)
+  }
+
+  /** Follows every file a logpath pattern matches that is not followed yet
+   *  (a new file is read from its start, like a rotated-in one). */
+  async #expandGlobs(): Promise<void> {
+    for (const [pattern, jails] of this.#patterns) {
+      if (this.#closed !== null) return
+      let matches: string[]
+      try {
+        matches = await fg(pattern, { onlyFiles: true, absolute: true, followSymbolicLinks: true, suppressErrors: true })
+      } catch (err) {
+        this.#opts.logger.warn({ pattern, err: (err as Error).message }, 'logpath pattern %s: %s', pattern, (err as Error).message)
+        continue
+      }
+      if (matches.length === 0 && !this.#unmatched.has(pattern)) {
+        this.#unmatched.add(pattern)
+        this.#opts.logger.info({ pattern }, 'no file matches %s yet; looking again every %ds', pattern, this.#rescanEvery() / 1000)
+      }
+      for (const path of matches.sort()) {
+        if (this.#followed.some(f => f.path === path)) continue
+        this.#unmatched.delete(pattern)
+        const f: Followed = { path, jails, follower: null, backoff: MIN_BACKOFF, restartAt: 0 }
+        this.#followed.push(f)
+        await this.#startOne(f)
+      }
+    }
   }
 
   async #startOne(f: Followed): Promise<void> {
@@ -131,6 +180,7 @@ export class Watcher {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       if (this.#supervisor !== null) clearInterval(this.#supervisor)
+      if (this.#globber !== null) clearInterval(this.#globber)
       await Promise.all(this.#followed.map(f => f.follower?.close()))
       await this.#offsets.close()
     })()

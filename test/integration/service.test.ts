@@ -1,6 +1,7 @@
 // The single-host service as a sysadmin runs it: real log lines appended to
 // a file, the real binary, LevelDB on disk, clean and abrupt stops (R4, R5).
-import { appendFile, readFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import t from 'tap'
 import { bansJson, cli, sshdLine, startService, tempDir, writeConfig } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -131,4 +132,30 @@ t.test('--help lists every command; unknown commands and options are usage error
   t.equal(bad.code, 2)
   t.match(bad.stderr, /frobnicate/)
   t.equal((await cli(['nope'])).code, 2)
+})
+
+t.test('logpath globs: every matching file is followed, and new ones as they appear', async t => {
+  const dir = await tempDir(t)
+  const logs = join(dir, 'logs')
+  await mkdir(logs)
+  await writeFile(join(logs, 'a.log'), '')
+  await writeFile(join(logs, 'b.log'), '')
+  await writeFile(join(logs, 'ignored.txt'), '')
+  const { config } = await writeConfig(dir, `  globbed:
+    filter: sshd
+    logpath: [${join(logs, '*.log')}]
+`)
+  const service = await startService(t, config)
+  const now = Date.now()
+  const fail = (ip: string, i: number) => sshdLine(new Date(now - 5000 + i * 1000), `Failed password for root from ${ip} port 4242 ssh2`)
+  // Three failures of one address spread over two files; a third file appears later.
+  await appendFile(join(logs, 'a.log'), fail('198.51.100.71', 0) + fail('198.51.100.71', 1))
+  await appendFile(join(logs, 'b.log'), fail('198.51.100.71', 2))
+  await waitFor(async () => (await bansJson(config)).some(b => b.ip === '198.51.100.71' && b.jail === 'globbed'), { timeout: 10_000, what: 'the ban from two globbed files' })
+  await writeFile(join(logs, 'c.log'), fail('198.51.100.72', 0) + fail('198.51.100.72', 1) + fail('198.51.100.72', 2))
+  await writeFile(join(logs, 'd.txt'), fail('198.51.100.73', 0) + fail('198.51.100.73', 1) + fail('198.51.100.73', 2))
+  await waitFor(async () => (await bansJson(config)).some(b => b.ip === '198.51.100.72'), { timeout: 10_000, what: 'the ban from a file created later' })
+  t.notOk((await bansJson(config)).some(b => b.ip === '198.51.100.73'), 'a file the pattern does not match is not read')
+  service.child.kill('SIGTERM')
+  await service.exited
 })
