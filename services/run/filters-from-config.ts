@@ -59,7 +59,10 @@ export async function watchedJails(config: Config): Promise<WatchedJail[]> {
     const success = j.successFilter === null ? null : await resolveFilter(config, j, j.successFilter)
     if (typeof failure === 'string') problems.push(`jails.${j.name}.filter: ${failure}`)
     if (typeof success === 'string') problems.push(`jails.${j.name}.success_filter: ${success}`)
-    if (typeof failure !== 'string' && typeof success !== 'string') jails.push({ name: j.name, logpath: j.logpath, failure, success })
+    if (typeof failure !== 'string' && typeof success !== 'string') {
+      const horizon = Math.max(j.policy.findtime, j.policy.grace)
+      jails.push({ name: j.name, logpath: j.logpath, failure, success, horizon })
+    }
   }
   if (problems.length > 0) throw new UnknownFilterError(`invalid configuration ${config.path}:\n  ${problems.join('\n  ')}`)
   return jails

@@ -16,6 +16,10 @@ export type WatchedJail = Readonly<{
   logpath: readonly string[]
   failure: LineFilter
   success: LineFilter | null
+  /** Events older than this (the jail's findtime, or its grace when longer)
+   *  can change nothing: the watcher does not publish them. So a first
+   *  start, which reads existing logs, sends back only that much history. */
+  horizon: Millis
 }>
 
 export type WatcherOptions = Readonly<{
@@ -52,7 +56,7 @@ export function eventsOfLines(
         m = jail.success.match(line.text, now)
         kind = 'success'
       }
-      if (m === null) continue
+      if (m === null || m.at < now - jail.horizon) continue
       events.push({
         type: 'log', kind, id: `${host}/${line.fileId}/${line.offset}/${jail.name}`, jail: jail.name,
         ip: m.ip, at: m.at, host, source: line.path, receivedAt: now,

@@ -159,3 +159,19 @@ t.test('logpath globs: every matching file is followed, and new ones as they app
   service.child.kill('SIGTERM')
   await service.exited
 })
+
+t.test('first start: existing log lines older than findtime are not sent to the ledger', async t => {
+  const dir = await tempDir(t)
+  const { config, log } = await writeConfig(dir)
+  const old = Date.now() - 3 * 24 * 3600 * 1000
+  const recent = Date.now() - 3600 * 1000
+  const line = (at: number, ip: string) => sshdLine(new Date(at), `Failed password for root from ${ip} port 4242 ssh2`)
+  await appendFile(log, [0, 1, 2].map(i => line(old + i * 1000, '198.51.100.81')).join('') +
+    [0, 1, 2].map(i => line(recent + i * 1000, '198.51.100.82')).join(''))
+  const service = await startService(t, config)
+  await waitFor(async () => (await bansJson(config)).some(b => b.ip === '198.51.100.82'), { timeout: 10_000, what: 'the recent ban' })
+  const explain = await cli(['explain', '198.51.100.81', '--config', config])
+  t.match(explain.stdout, /no ledger entry concerns 198\.51\.100\.81/, 'three-day-old failures (findtime 48h) never reach the ledger')
+  service.child.kill('SIGTERM')
+  await service.exited
+})

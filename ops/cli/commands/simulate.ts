@@ -65,7 +65,8 @@ const decisionText = (d: Decision): string =>
 
 /** Every event the jails' filters find in `files`, in time order (stable). */
 async function readEvents(config: Config, files: readonly string[], now: number): Promise<LogEvent[]> {
-  const jails = await watchedJails(config)
+  // On log time: no event is too old here (the watcher's horizon is for live logs).
+  const jails = (await watchedJails(config)).map(j => ({ ...j, horizon: Infinity }))
   const events: LogEvent[] = []
   const max = config.watcher.maxLineBytes
   for (const [fileIndex, file] of files.entries()) {
