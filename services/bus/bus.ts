@@ -3,6 +3,7 @@
 // adapter per transport: embedded (in-process, the one-host default) and
 // NATS JetStream (a fleet; the bus issue).
 import type { Decision, LogEvent } from '../../ledger/rules/types.js'
+import { CodedError } from '../coded-error.js'
 
 export interface Subscription {
   /** Stops delivery. Idempotent. */
@@ -28,11 +29,6 @@ export interface Bus {
 }
 
 /** A publish that found no consumer, or a closed bus. */
-export class BusError extends Error {
-  readonly code: 'BANLEDGER_BUS_NO_CONSUMER' | 'BANLEDGER_BUS_CLOSED'
+export class BusError extends CodedError<'BANLEDGER_BUS_NO_CONSUMER' | 'BANLEDGER_BUS_CLOSED'> {
   override readonly name = 'BusError'
-  constructor(code: BusError['code'], message: string) {
-    super(message)
-    this.code = code
-  }
 }

@@ -31,6 +31,7 @@ import { open, stat } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import type { OffsetStore } from './offset-store.js'
+import { CodedError } from '../coded-error.js'
 
 export type LogLine = Readonly<{
   /** UTF-8 decoded (invalid bytes become U+FFFD), without `\n` or a trailing `\r`. */
@@ -85,13 +86,8 @@ export type FollowerErrorCode =
   /** Reading an open file failed; the follower stops ('failed'). */
   | 'BANLEDGER_FOLLOWER_READ_FAILED'
 
-export class FollowerError extends Error {
+export class FollowerError extends CodedError<FollowerErrorCode> {
   override readonly name = 'FollowerError'
-  readonly code: FollowerErrorCode
-  constructor(code: FollowerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
 }
 
 const READ_SIZE = 64 * 1024

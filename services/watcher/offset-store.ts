@@ -8,6 +8,7 @@
 // That is why `set` is a cheap in-memory update and writes are batched.
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { CodedError } from '../coded-error.js'
 
 /** Stable error codes of this module (never reused). */
 export type OffsetStoreErrorCode =
@@ -18,13 +19,8 @@ export type OffsetStoreErrorCode =
   /** A batched write failed; the entries stay dirty and are written at the next flush. */
   | 'BANLEDGER_OFFSETS_WRITE_FAILED'
 
-export class OffsetStoreError extends Error {
+export class OffsetStoreError extends CodedError<OffsetStoreErrorCode> {
   override readonly name = 'OffsetStoreError'
-  readonly code: OffsetStoreErrorCode
-  constructor(code: OffsetStoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
 }
 
 export type OffsetEntry = Readonly<{

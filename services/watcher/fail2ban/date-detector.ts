@@ -49,6 +49,21 @@ type Template = {
   date(f: Found, now: number): number | null
 }
 
+/** A template from its bounded regex: the date is capture group `group`. */
+function template(
+  b: { regex: string; flags: number; name: string }, weight: number, group: number, date: Template['date'],
+): Template {
+  const exec = compile(b.regex)
+  return {
+    name: b.name, flags: b.flags, weight, hits: 0,
+    search(line, pos = 0, endpos = line.length) {
+      const m = exec(line, pos, endpos)
+      return m === null ? null : found(m, group)
+    },
+    date,
+  }
+}
+
 /** fail2ban's default templates, in its order (our own table; same formats). */
 const DEFAULTS: readonly string[] = [
   String.raw`%ExY(?P<_sep>[-/.])%m(?P=_sep)%d(?:T|  ?)%H:%M:%S(?:[.,]%f)?(?:\s*%z)?`,
@@ -173,15 +188,7 @@ function patternTemplate(pattern: string, weight = 1): Template {
   }
   const { regex, alpha } = expandStrftime(p)
   const b = bound(alpha ? `(?i)${regex}` : regex, wordBegin, wordEnd, p)
-  const exec = compile(b.regex)
-  return {
-    name: b.name, flags: b.flags, weight, hits: 0,
-    search(line, pos = 0, endpos = line.length) {
-      const m = exec(line, pos, endpos)
-      return m === null ? null : found(m, 1)
-    },
-    date: (f, now) => fieldsToTime(f.groups, now),
-  }
+  return template(b, weight, 1, (f, now) => fieldsToTime(f.groups, now))
 }
 
 function epochTemplate(kind: 'plain' | 'line' | 'pattern', long: boolean, pattern = '', weight = 1): Template {
@@ -197,33 +204,17 @@ function epochTemplate(kind: 'plain' | 'line' | 'pattern', long: boolean, patter
   } else {
     b = bound(`(${ep})`, 'start', true, long ? 'LongEpoch' : 'Epoch')
   }
-  const exec = compile(b.regex)
-  return {
-    name: b.name, flags: b.flags, weight, hits: 0,
-    search(line, pos = 0, endpos = line.length) {
-      const m = exec(line, pos, endpos)
-      return m === null ? null : found(m, group)
-    },
-    date(f) {
-      let v = Number(f.groups['__date'] ?? '')
-      const text = f.groups['__date'] ?? ''
-      if (long && text.length >= 13) v = text.length >= 16 && !text.includes('.') ? v / 1e6 : v / 1e3
-      return Number.isFinite(v) ? Math.round(v * 1000 * 1000) / 1000 : null
-    },
-  }
+  return template(b, weight, group, f => {
+    let v = Number(f.groups['__date'] ?? '')
+    const text = f.groups['__date'] ?? ''
+    if (long && text.length >= 13) v = text.length >= 16 && !text.includes('.') ? v / 1e6 : v / 1e3
+    return Number.isFinite(v) ? Math.round(v * 1000 * 1000) / 1000 : null
+  })
 }
 
 function tai64nTemplate(start: boolean, weight = 1): Template {
   const b = bound('@[0-9a-f]{24}', start ? 'start' : false, true, 'TAI64N')
-  const exec = compile(b.regex)
-  return {
-    name: b.name, flags: b.flags, weight, hits: 0,
-    search(line, pos = 0, endpos = line.length) {
-      const m = exec(line, pos, endpos)
-      return m === null ? null : found(m, 1)
-    },
-    date: (f) => parseInt((f.groups['__date'] ?? '').slice(2, 17), 16) * 1000,
-  }
+  return template(b, weight, 1, f => parseInt((f.groups['__date'] ?? '').slice(2, 17), 16) * 1000)
 }
 
 /** A template for one datepattern line that is not a keyword for a list. */

@@ -1,4 +1,5 @@
 // Errors of the fail2ban filter engine. Codes are stable and never reused.
+import { CodedError } from '../../coded-error.js'
 
 export type Fail2banErrorCode =
   /** A filter file cannot be read, parsed or resolved (INI syntax, include,
@@ -8,13 +9,8 @@ export type Fail2banErrorCode =
    *  message holds the pattern and the reason. */
   | 'BANLEDGER_REGEX_UNSUPPORTED'
 
-export class Fail2banError extends Error {
+export class Fail2banError extends CodedError<Fail2banErrorCode> {
   override readonly name = 'Fail2banError'
-  readonly code: Fail2banErrorCode
-  constructor(code: Fail2banErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.code = code
-  }
 }
 
 export const filterInvalid = (file: string, option: string | null, reason: string, cause?: unknown): Fail2banError =>
