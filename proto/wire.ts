@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import protobuf from 'protobufjs'
 import type {
   AddressState, Ban, BanReason, Decision, DecisionReason, DomainEvent,
-  FailureOutcome, LedgerEntry, LedgerInput, LiftReason,
+  FailureOutcome, LedgerEntry, LedgerInput, LiftReason, Millis,
 } from '../ledger/rules/types.js'
 
 protobuf.util.Long = null as unknown as typeof protobuf.util.Long
@@ -148,6 +148,14 @@ export function inputFromWire(m: Msg): LedgerInput {
   }
 }
 
+export function encodeInput(input: LedgerInput): Uint8Array {
+  return wireTypes.LedgerInput.encode(inputToWire(input)).finish()
+}
+
+export function decodeInput(bytes: Uint8Array): LedgerInput {
+  return inputFromWire(decode(wireTypes.LedgerInput, bytes))
+}
+
 // ---------------------------------------------------------------- events
 
 export function eventToWire(e: DomainEvent): Msg {
@@ -280,6 +288,33 @@ export function decodeDecision(bytes: Uint8Array): Decision {
 }
 
 export const banReasonWire = banReason
+
+// ---------------------------------------------------------------- snapshots
+
+export type WireSnapshot = Readonly<{
+  seq: number
+  at: Millis
+  bans: readonly Readonly<{ jail: string; ip: string; since: Millis; until: Millis; reason: BanReason }>[]
+}>
+
+export function encodeSnapshot(s: WireSnapshot): Uint8Array {
+  return wireTypes.BanSnapshot.encode({
+    seq: s.seq, at: s.at,
+    bans: s.bans.map(b => ({ jail: b.jail, ip: b.ip, since: b.since, until: b.until, reason: banReason.to(b.reason) })),
+  }).finish()
+}
+
+export function decodeSnapshot(bytes: Uint8Array): WireSnapshot {
+  const m = decode(wireTypes.BanSnapshot, bytes)
+  const bans = m['bans']
+  if (!Array.isArray(bans)) throw new WireError('BanSnapshot: bans missing')
+  return {
+    seq: num(m, 'seq'), at: num(m, 'at'),
+    bans: (bans as Msg[]).map(b => ({
+      jail: str(b, 'jail'), ip: str(b, 'ip'), since: num(b, 'since'), until: num(b, 'until'), reason: banReason.from(b['reason']),
+    })),
+  }
+}
 
 /** Decodes `bytes` as `t`, turning protobufjs' errors into WireError. */
 export function decode(t: protobuf.Type, bytes: Uint8Array): Msg {

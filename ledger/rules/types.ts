@@ -50,6 +50,10 @@ export type Tick = Readonly<{ type: 'tick'; at: Millis }>
 
 export type LedgerInput = LogEvent | OperatorCommand | ImportedBan | Tick
 
+/** What may reach the ledger from another process: everything but ticks
+ *  (each ledger has its own clock). */
+export type BusInput = LogEvent | OperatorCommand | ImportedBan
+
 export type BanReason = 'maxretry' | 'operator' | 'import'
 export type LiftReason = 'success' | 'operator'
 export type FailureOutcome = 'counted' | 'absorbed' | 'while-banned' | 'ignored'

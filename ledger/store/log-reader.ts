@@ -117,3 +117,9 @@ export async function entriesFor(store: LedgerStore, ip: string): Promise<Ledger
   }
   return out
 }
+
+/** At most `limit` entries from `from` on, in ledger order. */
+export async function entriesFrom(store: LedgerStore, from: number, limit: number): Promise<LedgerEntry[]> {
+  for await (const values of store.logValues(Math.max(from, 1), limit)) return values.map(decodeEntry)
+  return []
+}

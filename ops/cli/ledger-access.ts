@@ -6,7 +6,7 @@ import { LedgerLockedError } from '../../ledger/store/ledger-store.js'
 import { remoteLedgerApi, tryConnect } from '../../services/control/control-client.js'
 import { localLedgerApi, type LedgerApi } from '../../services/control/ledger-api.js'
 import { rulesFromConfig } from '../../services/run/rules-from-config.js'
-import { controlSocket, ledgerDir } from '../../services/run/single-host.js'
+import { controlSocket, ledgerDir } from '../../services/run/service.js'
 import type { Config } from '../config/types.js'
 
 export type LedgerAccess = LedgerApi & { readonly via: 'service' | 'direct' }

@@ -72,7 +72,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     io.err(`banledger ${name}: ${e.message}`)
     if (e.code === 'BANLEDGER_USAGE') return EXIT_USAGE
     if (e.code?.startsWith('BANLEDGER_CONFIG') === true || e.code?.startsWith('BANLEDGER_SECRET') === true ||
-      e.code === 'BANLEDGER_FILTER_UNKNOWN' || e.code === 'BANLEDGER_NOTIFY_CA_FILE') return EXIT_CONFIG
+      e.code === 'BANLEDGER_FILTER_UNKNOWN' || e.code === 'BANLEDGER_NOTIFY_CA_FILE' || e.code === 'BANLEDGER_ROLE_INVALID') return EXIT_CONFIG
     if (e.code === undefined || !e.code.startsWith('BANLEDGER_')) io.err(e.stack ?? '')
     return 1
   }

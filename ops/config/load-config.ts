@@ -3,6 +3,7 @@
 // ConfigError, each with its YAML path and line. Nothing here reads
 // process.env; the host name default comes in as an argument.
 import { NOTIFY_KNOWN_KEYS } from '../../services/notifier/notifier-config.js'
+import { NATS_KNOWN_KEYS } from '../../services/bus/bus-config.js'
 import { open } from 'node:fs/promises'
 import { hostname as osHostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
@@ -50,6 +51,8 @@ export const DEFAULT_MAX_LINE_BYTES = 8192
 export const DEFAULT_POLL_INTERVAL: Millis = 250
 export const DEFAULT_CHECK_INTERVAL: Millis = 60_000
 export const DEFAULT_MAXELEM = 65_536
+/** How far ahead of the ledger's clock a watcher's clock is trusted. */
+export const DEFAULT_MAX_CLOCK_SKEW: Millis = 5 * 60_000
 
 type Segment = string | number
 
@@ -176,6 +179,8 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
       ipv6Escalate: top.firewall?.ipv6_escalate ?? null,
     },
     notify: top.notify ?? { digestWindow: 0, channels: [] },
+    bus: top.bus ?? { kind: 'embedded' },
+    maxClockSkew: top.max_clock_skew ?? DEFAULT_MAX_CLOCK_SKEW,
     jails: jailConfigs,
   }
   return deepFreeze(config)
@@ -314,6 +319,8 @@ function knownKeys(at: readonly Segment[]): readonly string[] {
   if (at.length === 1 && last === 'watcher') return KNOWN_KEYS.watcher
   if (at.length === 1 && last === 'firewall') return KNOWN_KEYS.firewall
   if (at.length === 1 && last === 'notify') return NOTIFY_KNOWN_KEYS.notify
+  if (at.length === 2 && at[0] === 'bus' && last === 'nats') return NATS_KNOWN_KEYS.nats
+  if (at.length === 3 && at[0] === 'bus' && last === 'tls') return NATS_KNOWN_KEYS.tls
   if (at.length === 3 && at[0] === 'notify' && at[1] === 'channels') return CHANNEL_KEYS
   if (at.length === 1 && last === 'defaults') return KNOWN_KEYS.policy
   if (at.length === 2 && at[0] === 'jails') return KNOWN_KEYS.jail

@@ -4,6 +4,7 @@
 // (services/notifier/notifier-config.ts).
 import { z } from 'zod'
 import type { Millis } from '../../ledger/rules/types.js'
+import type { SecretRef } from '../../services/notifier/secrets.js'
 import { formatDuration, MAX_DURATION, tryParseDuration } from './duration.js'
 
 export type Segment = string | number
@@ -96,4 +97,55 @@ export function show(value: unknown): string {
     text = Array.isArray(value) ? '[a list that contains itself]' : '[a value that contains itself]'
   }
   return text.length > 80 ? `${text.slice(0, 79)}…` : text
+}
+
+export const SECRET_FORMS = '{ file: /path/to/file } or { env: VARIABLE }'
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
+
+/** `{ file }` or `{ env }`; a plain string is refused without echoing it. */
+export function parseSecretRef(value: unknown, report: Report): SecretRef | undefined {
+  if (typeof value === 'string' || typeof value === 'number') {
+    return void report(`a secret is never written in the config: use ${SECRET_FORMS}`, { input: '[redacted]', shown: true })
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return void report(`expected ${SECRET_FORMS}`)
+  const keys = Object.keys(value)
+  const entries = value as Record<string, unknown>
+  if (keys.length === 1 && keys[0] === 'file') {
+    const file = entries['file']
+    if (typeof file === 'string' && file.startsWith('/') && !file.includes('\0')) return { file }
+    return void report('expected an absolute file path', { path: ['file'], input: file })
+  }
+  if (keys.length === 1 && keys[0] === 'env') {
+    const env = entries['env']
+    if (typeof env === 'string' && ENV_NAME.test(env)) return { env }
+    return void report('expected an environment variable name (letters, digits and _)', { path: ['env'], input: env })
+  }
+  return void report(`expected ${SECRET_FORMS}, exactly one of them`, { input: keys })
+}
+
+/** A credential: `{ file: /abs/path }` or `{ env: NAME }`, never the value itself. */
+export const secretRef = () => field<SecretRef>(parseSecretRef)
+
+export function absolutePath(what = 'an absolute file path') {
+  return field<string>((value, report) => {
+    if (typeof value !== 'string' || !value.startsWith('/') || value.includes('\0') || value.length > 4096) {
+      return void report(`expected ${what}`)
+    }
+    return value
+  })
+}
+
+/** A value or a list of values, each checked by `item`; at least one; duplicates dropped. */
+export function list<T>(item: (value: unknown) => T | undefined, expected: string) {
+  return field<T[]>((value, report) => {
+    const items: unknown[] = Array.isArray(value) ? value : [value]
+    if (items.length === 0) return void report(`expected ${expected}, at least one`)
+    const out: T[] = []
+    items.forEach((raw, index) => {
+      const parsed = item(raw)
+      if (parsed === undefined) report(`expected ${expected}`, Array.isArray(value) ? { path: [index], input: raw } : {})
+      else if (!out.includes(parsed)) out.push(parsed)
+    })
+    return out
+  })
 }

@@ -13,6 +13,7 @@ import {
   type Segment,
 } from './schema-kit.js'
 import { notifySchema } from '../../services/notifier/notifier-config.js'
+import { busSchema } from '../../services/bus/bus-config.js'
 
 export { HOST_NAME, HOST_NAME_FORMS, JAIL_NAME, JAIL_NAME_FORMS, show }
 
@@ -234,6 +235,8 @@ export const topSchema = section(
     watcher: watcherSchema.optional(),
     firewall: firewallSchema.optional(),
     notify: notifySchema.optional(),
+    bus: busSchema.optional(),
+    max_clock_skew: duration({ min: 1000, max: 86_400_000 }).optional(),
     defaults: z.unknown().optional(),
     jails: z.unknown().optional(),
   },

@@ -2,6 +2,7 @@
 // are snake_case (see README "Configuration"); these are their parsed forms.
 import type { JailPolicy, Millis } from '../../ledger/rules/types.js'
 import type { NotifyConfig } from '../../services/notifier/notifier-config.js'
+import type { BusConfig } from '../../services/bus/bus-config.js'
 
 export type Protocol = 'tcp' | 'udp'
 
@@ -59,5 +60,9 @@ export type Config = Readonly<{
   firewall: FirewallConfig
   /** Notification channels (email, Free Mobile SMS, webhook); none by default. */
   notify: NotifyConfig
+  /** Embedded (one process) or NATS JetStream (a fleet). */
+  bus: BusConfig
+  /** Event times further ahead of the ledger's clock are not trusted (see README). */
+  maxClockSkew: Millis
   jails: readonly JailConfig[]
 }>

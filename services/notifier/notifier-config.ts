@@ -10,7 +10,9 @@
 // and never carry a secret: the issue input of an inline secret is replaced.
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { duration, field, HOST_NAME, JAIL_NAME, JAIL_NAME_FORMS, section, show, type Report } from '../../ops/config/schema-kit.js'
+import {
+  absolutePath, duration, field, HOST_NAME, JAIL_NAME, JAIL_NAME_FORMS, list, parseSecretRef, SECRET_FORMS, secretRef, section, show,
+} from '../../ops/config/schema-kit.js'
 import type { DecisionType, Millis } from '../../ledger/rules/types.js'
 import type { SecretRef } from './secrets.js'
 
@@ -71,29 +73,6 @@ export type NotifyConfig = Readonly<{
   channels: readonly ChannelConfig[]
 }>
 
-function absolutePath(what = 'an absolute file path') {
-  return field<string>((value, report) => {
-    if (typeof value !== 'string' || !value.startsWith('/') || value.includes('\0') || value.length > 4096) {
-      return void report(`expected ${what}`)
-    }
-    return value
-  })
-}
-
-/** A value or a list of values, each checked by `item`; at least one; duplicates dropped. */
-function list<T>(item: (value: unknown) => T | undefined, expected: string) {
-  return field<T[]>((value, report) => {
-    const items: unknown[] = Array.isArray(value) ? value : [value]
-    if (items.length === 0) return void report(`expected ${expected}, at least one`)
-    const out: T[] = []
-    items.forEach((raw, index) => {
-      const parsed = item(raw)
-      if (parsed === undefined) report(`expected ${expected}`, Array.isArray(value) ? { path: [index], input: raw } : {})
-      else if (!out.includes(parsed)) out.push(parsed)
-    })
-    return out
-  })
-}
 
 // No leading `-`: sendmail would read the address as an option.
 const EMAIL = /^(?!-)[^\s@<>()",;:\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/
@@ -101,31 +80,6 @@ const email = (value: unknown) => (typeof value === 'string' && EMAIL.test(value
 const decisionType = (value: unknown) => (value === 'ban' || value === 'unban' ? value : undefined)
 const jailName = (value: unknown) => (typeof value === 'string' && JAIL_NAME.test(value) ? value : undefined)
 
-const SECRET_FORMS = '{ file: /path/to/file } or { env: VARIABLE }'
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
-
-/** `{ file }` or `{ env }`; a plain string is refused without echoing it. */
-function parseSecretRef(value: unknown, report: Report): SecretRef | undefined {
-  if (typeof value === 'string' || typeof value === 'number') {
-    return void report(`a secret is never written in the config: use ${SECRET_FORMS}`, { input: '[redacted]', shown: true })
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return void report(`expected ${SECRET_FORMS}`)
-  const keys = Object.keys(value)
-  const entries = value as Record<string, unknown>
-  if (keys.length === 1 && keys[0] === 'file') {
-    const file = entries['file']
-    if (typeof file === 'string' && file.startsWith('/') && !file.includes('\0')) return { file }
-    return void report('expected an absolute file path', { path: ['file'], input: file })
-  }
-  if (keys.length === 1 && keys[0] === 'env') {
-    const env = entries['env']
-    if (typeof env === 'string' && ENV_NAME.test(env)) return { env }
-    return void report('expected an environment variable name (letters, digits and _)', { path: ['env'], input: env })
-  }
-  return void report(`expected ${SECRET_FORMS}, exactly one of them`, { input: keys })
-}
-
-const secretRef = () => field<SecretRef>(parseSecretRef)
 
 /** An SMTP login name: not a secret, so plain text is accepted too. */
 const loginName = () =>

@@ -154,7 +154,7 @@ export class Watcher {
           }
         }
         const events = eventsOfLines(lines, f.jails, host, now())
-        if (events.length > 0) await bus.publishEvents(events)
+        if (events.length > 0) await bus.publishInputs(events)
         f.backoff = MIN_BACKOFF
       },
     })

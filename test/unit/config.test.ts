@@ -54,6 +54,8 @@ t.test('a minimal file gets the seed defaults', async (t) => {
     watcher: { maxLineBytes: 8192, pollInterval: 250 },
     notify: { digestWindow: 0, channels: [] },
     firewall: { backend: 'auto', checkInterval: 60_000, maxelem: 65_536, ipv6Escalate: null },
+    bus: { kind: 'embedded' },
+    maxClockSkew: 5 * 60_000,
     jails: [{
       name: 'ssh',
       filter: 'sshd',
@@ -545,4 +547,58 @@ jails:
   t.throws(() => parseConfig(`jails:
   ssh: { filter: sshd, filter_options: { "bad key": x, mode: [a] }, logpath: /l }
 `, '/etc/b.yaml', { hostname: 'h' }), { message: /filter_options/ })
+})
+
+t.test('bus: embedded by default, or NATS with its defaults (issue 4)', async (t) => {
+  t.same(parse(`bus: embedded\n${MINIMAL}`).bus, { kind: 'embedded' })
+  const config = parse(`
+bus:
+  nats:
+    servers: [tls://nats1.example.org:4222, nats://10.0.0.2:4222]
+    user: watcher-web1
+    password: { env: NATS_PASSWORD }
+    tls: { ca_file: /etc/banledger/nats-ca.pem }
+max_clock_skew: 30s
+${MINIMAL}`)
+  t.same(config.bus, {
+    kind: 'nats',
+    nats: {
+      servers: ['tls://nats1.example.org:4222', 'nats://10.0.0.2:4222'],
+      user: 'watcher-web1',
+      password: { env: 'NATS_PASSWORD' },
+      token: null,
+      creds: null,
+      tls: { caFile: '/etc/banledger/nats-ca.pem', certFile: null, keyFile: null },
+      inboxPrefix: null,
+      subjectPrefix: 'banledger',
+      streamPrefix: 'BANLEDGER',
+      eventsMaxAge: 7 * D,
+      decisionsMaxAge: 7 * D,
+      replicas: 1,
+    },
+  })
+  t.equal(config.maxClockSkew, 30 * S)
+})
+
+t.test('bus: a password in the text, two ways to log in, a URL with credentials are refused', async (t) => {
+  const err = failure(`
+bus:
+  nats:
+    servers: [nats://admin:hunter2@10.0.0.1:4222]
+    user: ledger
+    password: hunter2
+    token: { env: NATS_TOKEN }
+${MINIMAL}`)
+  t.match(problem(err, 'bus.nats.servers[0]')?.message, /credentials never in the URL/)
+  t.match(problem(err, 'bus.nats.password')?.message, /never written in the config/)
+  t.notMatch(JSON.stringify(err.problems), /hunter2/, 'no problem shows the secret')
+  const two = failure(`
+bus:
+  nats:
+    servers: nats://10.0.0.1:4222
+    token: { env: NATS_TOKEN }
+    creds: /etc/banledger/nats.creds
+${MINIMAL}`)
+  t.match(problem(two, 'bus.nats')?.message, /one way to log in/)
+  t.match(problem(failure(`bus: kafka\n${MINIMAL}`), 'bus')?.message, /expected embedded, or a mapping/)
 })

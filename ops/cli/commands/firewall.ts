@@ -1,6 +1,6 @@
 // banledger firewall check|list|flush
 import { rulesFromConfig } from '../../../services/run/rules-from-config.js'
-import { escalationFromConfig } from '../../../services/run/single-host.js'
+import { escalationFromConfig } from '../../../services/run/service.js'
 import { createBackend } from '../../../services/firewall/backends/create-backend.js'
 import { execRunner } from '../../../services/firewall/command-runner.js'
 import { FirewallWorker } from '../../../services/firewall/firewall-worker.js'

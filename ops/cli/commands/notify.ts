@@ -6,7 +6,7 @@ import { remoteNotifyStatus, tryConnect } from '../../../services/control/contro
 import type { ChannelStatus } from '../../../services/notifier/notifier-worker.js'
 import { Outbox } from '../../../services/notifier/outbox.js'
 import { openChannels, outboxDir } from '../../../services/run/notifier-from-config.js'
-import { controlSocket } from '../../../services/run/single-host.js'
+import { controlSocket } from '../../../services/run/service.js'
 import type { Config } from '../../config/types.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type CliIO, type Command } from '../command.js'
 import { UsageError } from '../usage-error.js'

@@ -1,0 +1,112 @@
+// Reads a JetStream durable pull consumer in batches, for as long as it
+// runs: creates the consumer when it is missing, hands the messages that
+// arrived together to `onBatch` (one call at a time, in order), and when the
+// stream or the consumer goes away (server restart, not created yet) starts
+// again with backoff. Acknowledging is `onBatch`'s job.
+import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats'
+import type { Logger } from 'pino'
+
+export type FollowerOptions = Readonly<{
+  js: JetStreamClient
+  jsm: JetStreamManager
+  stream: string
+  config: Partial<ConsumerConfig> & { durable_name: string }
+  /** Most messages asked of the server at once. */
+  maxMessages: number
+  onBatch: (msgs: JsMsg[]) => Promise<void>
+  logger: Logger
+}>
+
+const MIN_BACKOFF = 250
+const MAX_BACKOFF = 10_000
+
+export class DurableFollower {
+  readonly #o: FollowerOptions
+  #messages: ConsumerMessages | null = null
+  #batch: JsMsg[] = []
+  #scheduled = false
+  #chain: Promise<void> = Promise.resolve()
+  #stopped = false
+  #wake: (() => void) | null = null
+  #loop: Promise<void> | null = null
+
+  constructor(opts: FollowerOptions) {
+    this.#o = opts
+  }
+
+  /** Resolves once the consumer is read (or, when the stream is missing
+   *  yet, after the first attempt, retrying in the background). */
+  start(): Promise<void> {
+    let first!: () => void
+    const started = new Promise<void>(resolve => { first = resolve })
+    this.#loop = this.#run(first)
+    return started
+  }
+
+  async #run(started: () => void): Promise<void> {
+    const { js, jsm, stream, config, logger } = this.#o
+    let backoff = MIN_BACKOFF
+    while (!this.#stopped) {
+      try {
+        await jsm.consumers.info(stream, config.durable_name).catch(async (err: Error) => {
+          if (!/consumer not found/i.test(err.message)) throw err
+          await jsm.consumers.add(stream, config)
+          logger.info({ nats: { stream, consumer: config.durable_name } }, 'created the durable consumer %s on %s', config.durable_name, stream)
+        })
+        const consumer = await js.consumers.get(stream, config.durable_name)
+        const messages = await consumer.consume({ max_messages: this.#o.maxMessages, callback: m => this.#take(m) })
+        this.#messages = messages
+        started()
+        backoff = MIN_BACKOFF
+        const ended = messages.closed()
+        void (async () => {
+          for await (const s of await messages.status()) {
+            if (s.type === 'consumer_not_found' || s.type === 'stream_not_found' || s.type === 'consumer_deleted') {
+              logger.warn({ nats: { stream, consumer: config.durable_name, status: s.type } }, 'NATS %s for %s; starting again', s.type, config.durable_name)
+              messages.stop()
+            }
+          }
+        })().catch(() => {})
+        await ended
+        this.#messages = null
+        if (this.#stopped) return
+      } catch (err) {
+        if (this.#stopped) return
+        logger.warn({ nats: { stream, consumer: config.durable_name }, err: (err as Error).message },
+          'cannot read %s from %s (%s); again in %dms', config.durable_name, stream, (err as Error).message, backoff)
+        started()
+      }
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, backoff)
+        this.#wake = () => { clearTimeout(timer); resolve() }
+      })
+      this.#wake = null
+      backoff = Math.min(backoff * 2, MAX_BACKOFF)
+    }
+  }
+
+  #take(m: JsMsg): void {
+    this.#batch.push(m)
+    if (this.#scheduled) return
+    this.#scheduled = true
+    // Messages that arrived in the same read of the socket make one batch.
+    setImmediate(() => {
+      this.#scheduled = false
+      const batch = this.#batch
+      this.#batch = []
+      if (batch.length === 0 || this.#stopped) return
+      this.#chain = this.#chain.then(() => this.#o.onBatch(batch)).catch(err => {
+        this.#o.logger.error({ err: (err as Error).message }, 'batch from %s failed: %s', this.#o.config.durable_name, (err as Error).message)
+      })
+    })
+  }
+
+  /** Stops reading; resolves when the batch in hand is done. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#messages?.stop()
+    this.#wake?.()
+    await this.#loop
+    await this.#chain
+  }
+}

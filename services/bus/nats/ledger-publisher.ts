@@ -1,0 +1,163 @@
+// Publishes the ledger's committed entries to the ledger stream, and their
+// decisions to the decisions stream, in ledger order, exactly once each.
+//
+// The ledger stream holds nothing else, so its stream sequence is the
+// ledger sequence: each entry is published expecting the stream's last
+// sequence to be its own minus one, and the server refuses anything out of
+// place. Decisions go out just before their entry, each expecting the
+// decisions stream's last sequence as counted here. So after a crash, a
+// server restart or a lost connection, the streams themselves say where
+// publishing stopped: the ledger stream's last sequence, and the last
+// decision's id "<seq>.<i>" for an entry whose decisions went out in part.
+// Publishing is pipelined (a batch in flight, acks awaited together); a
+// refusal or timeout means "look again at the streams and go on from there".
+import type { JetStreamClient, JetStreamManager } from 'nats'
+import type { Logger } from 'pino'
+import { decisionsOf } from '../../../ledger/rules/decisions.js'
+import type { LedgerEntry } from '../../../ledger/rules/types.js'
+import { decodeDecision, encodeDecision, encodeEntry } from '../../../proto/wire.js'
+import { BusError, type LedgerFeed } from '../bus.js'
+import type { NatsNames } from './nats-names.js'
+
+const BATCH = 1000
+/** Entries kept from commits for publishing without reading the store back. */
+const LIVE_MAX = 50_000
+const PUBLISH_TIMEOUT = 10_000
+const MIN_BACKOFF = 250
+const MAX_BACKOFF = 10_000
+
+export type PublisherOptions = Readonly<{
+  js: JetStreamClient
+  jsm: JetStreamManager
+  names: NatsNames
+  feed: LedgerFeed
+  logger: Logger
+  /** The ledger stream holds entries this ledger does not: publishing stops. */
+  onDiverged: (err: BusError) => void
+}>
+
+export class LedgerPublisher {
+  readonly #o: PublisherOptions
+  /** The next ledger sequence to publish. */
+  #next = 1
+  /** The decisions stream's last sequence, as published from here. */
+  #decisionsSeq = 0
+  /** Decisions of entry `#partial.seq` up to index `#partial.index` are out already. */
+  #partial = { seq: 0, index: -1 }
+  #live: LedgerEntry[] = []
+  #wake: (() => void) | null = null
+  #stopped = false
+  #loop: Promise<void> | null = null
+  #off: (() => void) | null = null
+
+  constructor(opts: PublisherOptions) {
+    this.#o = opts
+  }
+
+  /** Finds where the streams stand (throws BusError DIVERGED when the ledger
+   *  stream is ahead of this ledger), then publishes in the background. */
+  async start(): Promise<void> {
+    this.#off = this.#o.feed.onCommit(entries => {
+      if (this.#live.length + entries.length > LIVE_MAX) this.#live = []
+      else this.#live.push(...entries)
+      this.#wake?.()
+    })
+    await this.#recover()
+    this.#loop = this.#run()
+  }
+
+  /** The ledger sequence published (stored in the stream) so far. */
+  get published(): number {
+    return this.#next - 1
+  }
+
+  async #recover(): Promise<void> {
+    const { jsm, names, feed } = this.#o
+    const last = (await jsm.streams.info(names.streams.ledger)).state.last_seq
+    if (last > feed.seq) {
+      throw new BusError('BANLEDGER_BUS_DIVERGED',
+        `the stream ${names.streams.ledger} holds ledger entries up to ${last}, this ledger only up to ${feed.seq}: ` +
+        'it is not the ledger that wrote them (seed a new ledger with `banledger replay --from-bus`)')
+    }
+    this.#next = last + 1
+    const decisions = await jsm.streams.info(names.streams.decisions)
+    this.#decisionsSeq = decisions.state.last_seq
+    this.#partial = { seq: 0, index: -1 }
+    if (decisions.state.messages > 0) {
+      const d = decodeDecision((await jsm.streams.getMessage(names.streams.decisions, { seq: decisions.state.last_seq })).data)
+      if (d.seq === this.#next) this.#partial = { seq: d.seq, index: Number(d.id.split('.')[1]) }
+    }
+  }
+
+  async #run(): Promise<void> {
+    const { logger, feed } = this.#o
+    let backoff = MIN_BACKOFF
+    let lost = false
+    while (!this.#stopped) {
+      try {
+        if (lost) await this.#recover()
+        lost = false
+        if (this.#next > feed.seq) {
+          await new Promise<void>(resolve => { this.#wake = resolve })
+          this.#wake = null
+          continue
+        }
+        await this.#publish(await this.#take())
+        backoff = MIN_BACKOFF
+      } catch (err) {
+        if (this.#stopped) return
+        if (err instanceof BusError && err.code === 'BANLEDGER_BUS_DIVERGED') {
+          this.#o.onDiverged(err)
+          return
+        }
+        lost = true
+        logger.warn({ err: (err as Error).message, seq: this.#next }, 'publishing ledger entry %d failed (%s); again in %dms',
+          this.#next, (err as Error).message, backoff)
+        await new Promise<void>(resolve => {
+          const timer = setTimeout(resolve, backoff)
+          this.#wake = () => { clearTimeout(timer); resolve() }
+        })
+        this.#wake = null
+        backoff = Math.min(backoff * 2, MAX_BACKOFF)
+      }
+    }
+  }
+
+  /** The next entries, from the commits kept in memory or from the store. */
+  async #take(): Promise<readonly LedgerEntry[]> {
+    const live = this.#live
+    let drop = 0
+    while (drop < live.length && (live[drop] as LedgerEntry).seq < this.#next) drop++
+    if (drop > 0) live.splice(0, drop)
+    if (live[0]?.seq === this.#next) return live.slice(0, BATCH)
+    return this.#o.feed.read(this.#next, BATCH)
+  }
+
+  async #publish(entries: readonly LedgerEntry[]): Promise<void> {
+    const { js, names } = this.#o
+    const acks: Promise<unknown>[] = []
+    for (const e of entries) {
+      decisionsOf(e).forEach((d, i) => {
+        if (e.seq === this.#partial.seq && i <= this.#partial.index) return
+        acks.push(js.publish(names.decisions(d.jail), encodeDecision(d),
+          { msgID: d.id, expect: { lastSequence: this.#decisionsSeq }, timeout: PUBLISH_TIMEOUT }))
+        this.#decisionsSeq++
+      })
+      acks.push(js.publish(names.ledger, encodeEntry(e),
+        { msgID: String(e.seq), expect: { lastSequence: e.seq - 1 }, timeout: PUBLISH_TIMEOUT }))
+    }
+    const settled = await Promise.allSettled(acks)
+    const failed = settled.find(s => s.status === 'rejected')
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+    this.#next = (entries[entries.length - 1] as LedgerEntry).seq + 1
+    this.#partial = { seq: 0, index: -1 }
+  }
+
+  /** Stops after the batch in flight. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#off?.()
+    this.#wake?.()
+    await this.#loop
+  }
+}

@@ -1,0 +1,280 @@
+// The NATS JetStream bus: a fleet's watchers, ledger and workers in separate
+// processes, on separate hosts (names and subjects: nats-names.ts).
+//
+// - Inputs: a watcher's publish resolves once the events stream stored every
+//   input (its pub ack); the message id is the input's id, so within the
+//   stream's duplicate window a re-read line is stored once, and beyond it
+//   the ledger's idempotency index drops it. The ledger reads the durable
+//   consumer `ledger` and acknowledges a batch only once its synced write is
+//   done (ack policy "all", in order); what it never acknowledged comes again.
+// - Each input is checked against its subject: an event claiming another
+//   host than the one in its subject (which the server's permissions tie to
+//   the watcher's credentials) is dropped with a logged reason; so is what
+//   does not decode.
+// - Committed entries and decisions: ledger-publisher.ts.
+// - Snapshots: a core request; the ledger answers in chunks, then an empty
+//   message.
+// - Decisions: each group is a durable consumer, shared by the group's
+//   processes; acknowledged once the handler resolved.
+import {
+  AckPolicy, DeliverPolicy, DiscardPolicy, Empty, nanos, RequestStrategy, RetentionPolicy, StorageType,
+  type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type StreamConfig,
+} from 'nats'
+import type { Logger } from 'pino'
+import type { BusInput, Decision } from '../../../ledger/rules/types.js'
+import { decodeDecision, decodeInput, decodeSnapshot, encodeInput, encodeSnapshot } from '../../../proto/wire.js'
+import type { NatsBusConfig } from '../bus-config.js'
+import {
+  BusError, type BanSnapshot, type Bus, type DecisionsHandler, type InputsHandler, type LedgerFeed, type Subscription,
+} from '../bus.js'
+import { DurableFollower } from './durable-follower.js'
+import { LedgerPublisher } from './ledger-publisher.js'
+import { consumerName, hostToken, natsNames, type NatsNames } from './nats-names.js'
+import { RejectLog } from './reject-log.js'
+
+/** Bans per snapshot message: well under NATS's 1 MiB default payload. */
+const SNAPSHOT_CHUNK = 2000
+const SNAPSHOT_TIMEOUT = 10_000
+const PUBLISH_TIMEOUT = 5000
+/** How long an unacknowledged input waits before it is delivered again. */
+const LEDGER_ACK_WAIT = 10_000
+const DECISIONS_ACK_WAIT = 30_000
+/** Inputs in flight between the stream and the ledger's synced write. */
+const LEDGER_MAX_ACK_PENDING = 50_000
+const DUPLICATE_WINDOW = 120_000
+
+export type NatsBusOptions = Readonly<{
+  nc: NatsConnection
+  config: NatsBusConfig
+  /** This host's name: operator commands go out on its commands subject. */
+  host: string
+  logger: Logger
+  /** The ledger stream holds entries this ledger lacks: the ledger must stop. */
+  onDiverged?: (err: BusError) => void
+}>
+
+export class NatsBus implements Bus {
+  readonly #nc: NatsConnection
+  readonly #js: JetStreamClient
+  readonly #jsm: Promise<JetStreamManager>
+  readonly #names: NatsNames
+  readonly #config: NatsBusConfig
+  readonly #logger: Logger
+  readonly #host: string
+  readonly #onDiverged: (err: BusError) => void
+  readonly #stops = new Set<() => Promise<void>>()
+  #streamsReady: Promise<void> | null = null
+  #closed = false
+
+  constructor(opts: NatsBusOptions) {
+    this.#nc = opts.nc
+    this.#config = opts.config
+    this.#js = opts.nc.jetstream({ timeout: PUBLISH_TIMEOUT })
+    this.#jsm = opts.nc.jetstreamManager({ checkAPI: false })
+    this.#names = natsNames(opts.config)
+    this.#logger = opts.logger
+    this.#host = opts.host
+    this.#onDiverged = opts.onDiverged ?? (() => {})
+  }
+
+  get names(): NatsNames {
+    return this.#names
+  }
+
+  async publishInputs(inputs: readonly BusInput[]): Promise<void> {
+    if (this.#closed) throw new BusError('BANLEDGER_BUS_CLOSED', 'the bus is closed')
+    const n = this.#names
+    const acks = inputs.map(i => this.#js.publish(
+      i.type === 'log' ? n.events(i.host, i.jail) : n.commands(this.#host),
+      encodeInput(i), { msgID: i.id, timeout: PUBLISH_TIMEOUT }))
+    const settled = await Promise.allSettled(acks)
+    const failed = settled.find(s => s.status === 'rejected')
+    if (failed !== undefined) {
+      const err = (failed as PromiseRejectedResult).reason as Error
+      throw new BusError('BANLEDGER_BUS_PUBLISH', `the events stream did not store every input: ${err.message}`, { cause: err })
+    }
+  }
+
+  async consumeInputs(handler: InputsHandler): Promise<Subscription> {
+    await this.#ensureStreams()
+    const rejects = new RejectLog(this.#logger)
+    let failed = false
+    let acked: Promise<void> = Promise.resolve()
+    const follower = new DurableFollower({
+      js: this.#js, jsm: await this.#jsm, stream: this.#names.streams.events, logger: this.#logger, maxMessages: 5000,
+      config: {
+        durable_name: 'ledger', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(LEDGER_ACK_WAIT), max_ack_pending: LEDGER_MAX_ACK_PENDING, max_deliver: -1,
+      },
+      onBatch: async msgs => {
+        if (failed) return
+        const inputs: BusInput[] = []
+        for (const m of msgs) {
+          const input = this.#admit(m, rejects)
+          if (input !== null) inputs.push(input)
+        }
+        const last = msgs[msgs.length - 1] as JsMsg
+        // Not awaited: the ledger decides the next batch while this one
+        // syncs; acks follow in order ("all" acknowledges what precedes).
+        const stored = inputs.length === 0 ? Promise.resolve() : handler(inputs)
+        acked = acked.then(() => stored).then(() => { if (!failed) last.ack() }, err => {
+          failed = true
+          this.#logger.error({ err: (err as Error).message }, 'the ledger did not store inputs (%s): no more acknowledgements', (err as Error).message)
+        })
+      },
+    })
+    return this.#track(follower, async () => { await acked })
+  }
+
+  /** The input `m` carries, or null (logged) when it must not reach the ledger. */
+  #admit(m: JsMsg, rejects: RejectLog): BusInput | null {
+    const tokens = m.subject.split('.')
+    let input
+    try {
+      input = decodeInput(m.data)
+    } catch (err) {
+      rejects.note(m.subject, `not a LedgerInput: ${(err as Error).message}`)
+      return null
+    }
+    // <prefix>.events.<host>.<jail> or <prefix>.commands.<host>
+    const [, kind, host, jail] = tokens
+    if (kind === 'events') {
+      if (input.type !== 'log') return rejects.note(m.subject, `a ${input.type} input on an events subject`)
+      if (hostToken(input.host) !== host) return rejects.note(m.subject, `claims host ${JSON.stringify(input.host.slice(0, 64))} on the subject of ${host}`)
+      if (input.jail !== jail) return rejects.note(m.subject, `claims jail ${JSON.stringify(input.jail.slice(0, 32))} on the subject of ${jail}`)
+      return input
+    }
+    if (input.type === 'operator' || input.type === 'import') return input
+    return rejects.note(m.subject, `a ${input.type} input on a commands subject`)
+  }
+
+  async publishLedger(feed: LedgerFeed): Promise<Subscription> {
+    await this.#ensureStreams()
+    const publisher = new LedgerPublisher({
+      js: this.#js, jsm: await this.#jsm, names: this.#names, feed, logger: this.#logger, onDiverged: this.#onDiverged,
+    })
+    return this.#track(publisher)
+  }
+
+  async serveSnapshots(take: () => BanSnapshot): Promise<Subscription> {
+    const sub = this.#nc.subscribe(this.#names.snapshot, {
+      queue: 'ledger',
+      callback: (err, msg) => {
+        if (err !== null) return
+        const s = take()
+        for (let i = 0; i === 0 || i < s.bans.length; i += SNAPSHOT_CHUNK) {
+          msg.respond(encodeSnapshot({ seq: s.seq, at: s.at, bans: s.bans.slice(i, i + SNAPSHOT_CHUNK) }))
+        }
+        msg.respond(Empty)
+      },
+    })
+    return this.#track({ stop: async () => { sub.unsubscribe() } })
+  }
+
+  async snapshot(): Promise<BanSnapshot> {
+    if (this.#closed) throw new BusError('BANLEDGER_BUS_CLOSED', 'the bus is closed')
+    let replies
+    try {
+      replies = await this.#nc.requestMany(this.#names.snapshot, Empty, { strategy: RequestStrategy.SentinelMsg, maxWait: SNAPSHOT_TIMEOUT })
+    } catch (err) {
+      throw new BusError('BANLEDGER_BUS_NO_LEDGER', `no ledger answered a snapshot request: ${(err as Error).message}`, { cause: err })
+    }
+    let seq = -1
+    let at = 0
+    const bans: BanSnapshot['bans'][number][] = []
+    for await (const m of replies) {
+      if (m.data.length === 0) break
+      const chunk = decodeSnapshot(m.data)
+      if (seq !== -1 && chunk.seq !== seq) throw new BusError('BANLEDGER_BUS_NO_LEDGER', 'snapshot chunks of two ledger sequences')
+      seq = chunk.seq
+      at = chunk.at
+      bans.push(...chunk.bans)
+    }
+    if (seq === -1) throw new BusError('BANLEDGER_BUS_NO_LEDGER', 'no ledger answered a snapshot request')
+    return { seq, at, bans }
+  }
+
+  async subscribeDecisions(group: string, handler: DecisionsHandler): Promise<Subscription> {
+    const rejects = new RejectLog(this.#logger)
+    const follower = new DurableFollower({
+      js: this.#js, jsm: await this.#jsm, stream: this.#names.streams.decisions, logger: this.#logger, maxMessages: 1000,
+      config: {
+        durable_name: consumerName(group), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New,
+        filter_subject: this.#names.decisionsAll, ack_wait: nanos(DECISIONS_ACK_WAIT), max_deliver: -1,
+      },
+      onBatch: async msgs => {
+        const decisions: Decision[] = []
+        const good: JsMsg[] = []
+        for (const m of msgs) {
+          try {
+            decisions.push(decodeDecision(m.data))
+            good.push(m)
+          } catch (err) {
+            rejects.note(m.subject, `not a Decision: ${(err as Error).message}`)
+            m.term()
+          }
+        }
+        if (decisions.length === 0) return
+        try {
+          await handler(decisions)
+          for (const m of good) m.ack()
+        } catch (err) {
+          this.#logger.error({ err: (err as Error).message }, 'decisions for %s failed (%s); delivered again later', group, (err as Error).message)
+          for (const m of good) m.nak(5000)
+        }
+      },
+    })
+    return this.#track(follower)
+  }
+
+  /** Creates the streams when missing (the ledger's job; workers only read). */
+  #ensureStreams(): Promise<void> {
+    this.#streamsReady ??= (async () => {
+      const n = this.#names
+      const c = this.#config
+      const common: Partial<StreamConfig> = {
+        retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old,
+        num_replicas: c.replicas, duplicate_window: nanos(DUPLICATE_WINDOW),
+      }
+      await this.#stream({ ...common, name: n.streams.events, subjects: [n.eventsAll, n.commandsAll], max_age: nanos(c.eventsMaxAge) })
+      await this.#stream({ ...common, name: n.streams.ledger, subjects: [n.ledger], max_age: 0 })
+      await this.#stream({ ...common, name: n.streams.decisions, subjects: [n.decisionsAll], max_age: nanos(c.decisionsMaxAge) })
+    })().catch(err => {
+      this.#streamsReady = null
+      throw err
+    })
+    return this.#streamsReady
+  }
+
+  async #stream(config: Partial<StreamConfig> & { name: string }): Promise<void> {
+    const jsm = await this.#jsm
+    try {
+      await jsm.streams.info(config.name)
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err
+      await jsm.streams.add(config)
+      this.#logger.info({ nats: { stream: config.name, subjects: config.subjects } }, 'created the stream %s', config.name)
+    }
+  }
+
+  /** Starts `part` and remembers to stop it on close. */
+  async #track(part: { start?: () => Promise<void>; stop: () => Promise<void> }, after: () => Promise<void> = async () => {}): Promise<Subscription> {
+    await part.start?.()
+    const stop = async () => {
+      this.#stops.delete(stop)
+      await part.stop()
+      await after()
+    }
+    this.#stops.add(stop)
+    let done: Promise<void> | null = null
+    return { unsubscribe: () => (done ??= stop()) }
+  }
+
+  /** Stops every consumer and publisher, then drains the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#stops].map(s => s()))
+    if (!this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc.close())
+  }
+}
