@@ -54,9 +54,9 @@ export type ServiceProcess = Readonly<{
   exited: Promise<number | null>
 }>
 
-/** Starts `banledger run` and waits until it says it is running. */
-export async function startService(t: Test, config: string): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Starts `banledger run` (with `args`, e.g. --role) and waits until it says it is running. */
+export async function startService(t: Test, config: string, args: readonly string[] = []): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [BIN, 'run', '--config', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { out += d.toString() })

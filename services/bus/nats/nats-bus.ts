@@ -42,6 +42,8 @@ const DECISIONS_ACK_WAIT = 30_000
 /** Inputs in flight between the stream and the ledger's synced write. */
 const LEDGER_MAX_ACK_PENDING = 50_000
 const DUPLICATE_WINDOW = 120_000
+/** Inputs a failed ledger could not store come back after this long (to the next ledger). */
+const RETRY_AFTER_FAILURE = 1000
 
 export type NatsBusOptions = Readonly<{
   nc: NatsConnection
@@ -107,7 +109,10 @@ export class NatsBus implements Bus {
         ack_wait: nanos(LEDGER_ACK_WAIT), max_ack_pending: LEDGER_MAX_ACK_PENDING, max_deliver: -1,
       },
       onBatch: async msgs => {
-        if (failed) return
+        if (failed) {
+          for (const m of msgs) m.nak(RETRY_AFTER_FAILURE)
+          return
+        }
         const inputs: BusInput[] = []
         for (const m of msgs) {
           const input = this.#admit(m, rejects)
@@ -118,7 +123,10 @@ export class NatsBus implements Bus {
         // syncs; acks follow in order ("all" acknowledges what precedes).
         const stored = inputs.length === 0 ? Promise.resolve() : handler(inputs)
         acked = acked.then(() => stored).then(() => { if (!failed) last.ack() }, err => {
+          // Nothing after this is acknowledged ("all" would cover the failed
+          // batch too); the batch is handed back for the next ledger at once.
           failed = true
+          for (const m of msgs) m.nak(RETRY_AFTER_FAILURE)
           this.#logger.error({ err: (err as Error).message }, 'the ledger did not store inputs (%s): no more acknowledgements', (err as Error).message)
         })
       },
@@ -173,22 +181,22 @@ export class NatsBus implements Bus {
 
   async snapshot(): Promise<BanSnapshot> {
     if (this.#closed) throw new BusError('BANLEDGER_BUS_CLOSED', 'the bus is closed')
-    let replies
-    try {
-      replies = await this.#nc.requestMany(this.#names.snapshot, Empty, { strategy: RequestStrategy.SentinelMsg, maxWait: SNAPSHOT_TIMEOUT })
-    } catch (err) {
-      throw new BusError('BANLEDGER_BUS_NO_LEDGER', `no ledger answered a snapshot request: ${(err as Error).message}`, { cause: err })
-    }
     let seq = -1
     let at = 0
     const bans: BanSnapshot['bans'][number][] = []
-    for await (const m of replies) {
-      if (m.data.length === 0) break
-      const chunk = decodeSnapshot(m.data)
-      if (seq !== -1 && chunk.seq !== seq) throw new BusError('BANLEDGER_BUS_NO_LEDGER', 'snapshot chunks of two ledger sequences')
-      seq = chunk.seq
-      at = chunk.at
-      bans.push(...chunk.bans)
+    try {
+      const replies = await this.#nc.requestMany(this.#names.snapshot, Empty, { strategy: RequestStrategy.SentinelMsg, maxWait: SNAPSHOT_TIMEOUT })
+      for await (const m of replies) {
+        if (m.data.length === 0) break
+        const chunk = decodeSnapshot(m.data)
+        if (seq !== -1 && chunk.seq !== seq) throw new Error('snapshot chunks of two ledger sequences')
+        seq = chunk.seq
+        at = chunk.at
+        bans.push(...chunk.bans)
+      }
+    } catch (err) {
+      const why = (err as { code?: string }).code === '503' ? 'no responders' : (err as Error).message
+      throw new BusError('BANLEDGER_BUS_NO_LEDGER', `no ledger answered a snapshot request (${why})`, { cause: err })
     }
     if (seq === -1) throw new BusError('BANLEDGER_BUS_NO_LEDGER', 'no ledger answered a snapshot request')
     return { seq, at, bans }
