@@ -5,8 +5,8 @@
 //   input (its pub ack); the message id is the input's id, so within the
 //   stream's duplicate window a re-read line is stored once, and beyond it
 //   the ledger's idempotency index drops it. The ledger reads the durable
-//   consumer `ledger` and acknowledges a batch only once its synced write is
-//   done (ack policy "all", in order); what it never acknowledged comes again.
+//   consumer `ledger` and acknowledges each input only once its synced write
+//   is done; what it never acknowledged comes again.
 // - Each input is checked against its subject: an event claiming another
 //   host than the one in its subject (which the server's permissions tie to
 //   the watcher's credentials) is dropped with a logged reason; so is what
@@ -105,7 +105,7 @@ export class NatsBus implements Bus {
     const follower = new DurableFollower({
       js: this.#js, jsm: await this.#jsm, stream: this.#names.streams.events, logger: this.#logger, maxMessages: 5000,
       config: {
-        durable_name: 'ledger', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All,
+        durable_name: 'ledger', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(LEDGER_ACK_WAIT), max_ack_pending: LEDGER_MAX_ACK_PENDING, max_deliver: -1,
       },
       onBatch: async msgs => {
@@ -118,13 +118,14 @@ export class NatsBus implements Bus {
           const input = this.#admit(m, rejects)
           if (input !== null) inputs.push(input)
         }
-        const last = msgs[msgs.length - 1] as JsMsg
         // Not awaited: the ledger decides the next batch while this one
-        // syncs; acks follow in order ("all" acknowledges what precedes).
+        // syncs. Every message is acknowledged by itself: ack policy "all"
+        // would also acknowledge deliveries lost on the way (a server
+        // restart), which then never come again.
         const stored = inputs.length === 0 ? Promise.resolve() : handler(inputs)
-        acked = acked.then(() => stored).then(() => { if (!failed) last.ack() }, err => {
-          // Nothing after this is acknowledged ("all" would cover the failed
-          // batch too); the batch is handed back for the next ledger at once.
+        acked = acked.then(() => stored).then(() => { if (!failed) for (const m of msgs) m.ack() }, err => {
+          // Nothing is acknowledged any more; the batch is handed back for
+          // the next ledger.
           failed = true
           for (const m of msgs) m.nak(RETRY_AFTER_FAILURE)
           this.#logger.error({ err: (err as Error).message }, 'the ledger did not store inputs (%s): no more acknowledgements', (err as Error).message)
@@ -165,10 +166,17 @@ export class NatsBus implements Bus {
   }
 
   async serveSnapshots(take: () => BanSnapshot): Promise<Subscription> {
+    const rejects = new RejectLog(this.#logger)
     const sub = this.#nc.subscribe(this.#names.snapshot, {
       queue: 'ledger',
       callback: (err, msg) => {
         if (err !== null) return
+        // Replies go to inboxes only: a reply subject is not checked by the
+        // server's permissions, and could name a stream's subject.
+        if (msg.reply === undefined || !msg.reply.startsWith('_INBOX.')) {
+          rejects.note(msg.subject, `a snapshot request with reply subject ${JSON.stringify((msg.reply ?? '').slice(0, 100))}, not an inbox`)
+          return
+        }
         const s = take()
         for (let i = 0; i === 0 || i < s.bans.length; i += SNAPSHOT_CHUNK) {
           msg.respond(encodeSnapshot({ seq: s.seq, at: s.at, bans: s.bans.slice(i, i + SNAPSHOT_CHUNK) }))
