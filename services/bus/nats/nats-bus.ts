@@ -148,13 +148,13 @@ export class NatsBus implements Bus {
     // <prefix>.events.<host>.<jail> or <prefix>.commands.<host>
     const [, kind, host, jail] = tokens
     if (kind === 'events') {
-      if (input.type !== 'log') return rejects.note(m.subject, `a ${input.type} input on an events subject`)
+      if (input.type !== 'log') return rejects.note(m.subject, `an input of type ${input.type} on an events subject`)
       if (hostToken(input.host) !== host) return rejects.note(m.subject, `claims host ${JSON.stringify(input.host.slice(0, 64))} on the subject of ${host}`)
       if (input.jail !== jail) return rejects.note(m.subject, `claims jail ${JSON.stringify(input.jail.slice(0, 32))} on the subject of ${jail}`)
       return input
     }
     if (input.type === 'operator' || input.type === 'import') return input
-    return rejects.note(m.subject, `a ${input.type} input on a commands subject`)
+    return rejects.note(m.subject, `an input of type ${input.type} on a commands subject`)
   }
 
   async publishLedger(feed: LedgerFeed): Promise<Subscription> {
