@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import type { Command, CliIO } from './command.js'
 import { bansCommand } from './commands/bans.js'
+import { eventsCommand } from './commands/events.js'
 import { explainCommand } from './commands/explain.js'
 import { filterTestCommand } from './commands/filter-test.js'
 import { firewallCommand } from './commands/firewall.js'
@@ -15,7 +16,7 @@ import { runCommand } from './commands/run.js'
 import { simulateCommand } from './commands/simulate.js'
 
 const COMMANDS: readonly Command[] = [
-  runCommand, simulateCommand, filterTestCommand, bansCommand, explainCommand, replayCommand,
+  runCommand, simulateCommand, filterTestCommand, bansCommand, explainCommand, eventsCommand, replayCommand,
   banCommand, unbanCommand, pardonCommand, importCommand, firewallCommand, notifyCommand,
 ]
 

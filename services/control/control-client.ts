@@ -53,6 +53,7 @@ export function remoteLedgerApi(path: string): LedgerApi {
     submit: async inputs => resultsFromWire(await call(path, { op: 'submit', inputs: [...inputs] })),
     bans: async at => bansFromWire(await call(path, { op: 'bans', at })),
     explain: async ip => entriesFromWire(await call(path, { op: 'explain', ip })),
+    entries: async (from, limit) => entriesFromWire(await call(path, { op: 'entries', from, limit })),
     verify: async () => reportFromWire(await call(path, { op: 'verify' })),
     close: async () => {},
   }

@@ -8,6 +8,9 @@ import { bansToWire, channelsToWire, reportToWire, requestFromWire, resultsToWir
 import { PeerGoneError, readFrame, writeFrame } from './frames.js'
 import type { LedgerApi } from './ledger-api.js'
 
+/** Most entries one `entries` request gets (a frame of about a megabyte). */
+const ENTRIES_MAX = 5000
+
 export type ControlServer = Readonly<{ close(): Promise<void> }>
 
 /** Serves `api` on `path`. A stale socket file left by a crash is replaced. */
@@ -34,6 +37,7 @@ export async function serveControl(
         case 'submit': response = { results: resultsToWire(await api.submit(call.inputs)) }; break
         case 'bans': response = { snapshot: bansToWire(await api.bans(call.at)) }; break
         case 'explain': response = { entries: (await api.explain(call.ip)).map(entryToWire) }; break
+        case 'entries': response = { entries: (await api.entries(call.from, Math.min(call.limit, ENTRIES_MAX))).map(entryToWire) }; break
         case 'verify': response = { report: reportToWire(await api.verify()) }; break
         case 'notifyStatus': response = { channels: channelsToWire(await notifyStatus()) }; break
       }

@@ -19,6 +19,7 @@ export type ControlCall =
   | { op: 'submit'; inputs: LedgerInput[] }
   | { op: 'bans'; at: number | null }
   | { op: 'explain'; ip: string }
+  | { op: 'entries'; from: number; limit: number }
   | { op: 'verify' }
   | { op: 'notifyStatus' }
 
@@ -27,6 +28,7 @@ export function requestToWire(call: ControlCall): Msg {
     case 'submit': return { submit: { inputs: call.inputs.map(inputToWire) } }
     case 'bans': return { bans: { at: call.at ?? 0 } }
     case 'explain': return { explain: { ip: call.ip } }
+    case 'entries': return { entries: { fromSeq: call.from, limit: call.limit } }
     case 'verify': return { verify: {} }
     case 'notifyStatus': return { notifyStatus: {} }
   }
@@ -40,6 +42,10 @@ export function requestFromWire(m: Msg): ControlCall {
       return { op: 'bans', at: at === 0 ? null : at }
     }
     case 'explain': return { op: 'explain', ip: String((m['explain'] as Msg)['ip']) }
+    case 'entries': {
+      const e = m['entries'] as Msg
+      return { op: 'entries', from: n(e['fromSeq']), limit: n(e['limit']) }
+    }
     case 'verify': return { op: 'verify' }
     case 'notifyStatus': return { op: 'notifyStatus' }
     default: throw new WireError('ControlRequest: no request set')

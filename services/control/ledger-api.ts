@@ -3,7 +3,7 @@
 // service, which holds the ledger's lock.
 import type { Ledger, SubmitResult } from '../../ledger/ledger.js'
 import type { BanReason, LedgerEntry, LedgerInput, Millis } from '../../ledger/rules/types.js'
-import { bansAsOf, entriesFor, verify, type ReplayProgress, type VerifyReport } from '../../ledger/store/log-reader.js'
+import { bansAsOf, entriesFor, entriesFrom, verify, type ReplayProgress, type VerifyReport } from '../../ledger/store/log-reader.js'
 
 export type BanView = Readonly<{ jail: string; ip: string; since: Millis; until: Millis; reason: BanReason }>
 
@@ -13,6 +13,8 @@ export interface LedgerApi {
   bans(at: Millis | null): Promise<BanView[]>
   /** The entries that concern `ip`, in ledger order. */
   explain(ip: string): Promise<LedgerEntry[]>
+  /** At most `limit` committed entries from sequence `from` on, in ledger order. */
+  entries(from: number, limit: number): Promise<LedgerEntry[]>
   /** Replays the whole log and compares it with the stored projection. */
   verify(onProgress?: ReplayProgress): Promise<VerifyReport>
   close(): Promise<void>
@@ -30,6 +32,7 @@ export function localLedgerApi(ledger: Ledger, now: () => Millis, onClose: () =>
         .sort((a, b) => a.since - b.since || a.ip.localeCompare(b.ip))
     },
     explain: ip => entriesFor(ledger.store, ip),
+    entries: async (from, limit) => (limit < 1 ? [] : entriesFrom(ledger.store, from, limit)),
     verify: onProgress => verify(ledger.store, onProgress),
     close: onClose,
   }

@@ -102,7 +102,9 @@ export class LedgerPublisher {
           this.#wake = null
           continue
         }
-        await this.#publish(await this.#take())
+        const entries = await this.#take()
+        if (entries.length === 0) throw new Error(`ledger entry ${this.#next} cannot be read back`)
+        await this.#publish(entries)
         backoff = MIN_BACKOFF
       } catch (err) {
         if (this.#stopped) return
