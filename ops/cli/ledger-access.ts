@@ -1,6 +1,6 @@
 // How a CLI command reaches the ledger: through the running service's
 // control socket when it holds the ledger, else by opening it directly.
-import { mkdir } from 'node:fs/promises'
+import { access, mkdir } from 'node:fs/promises'
 import { Ledger } from '../../ledger/ledger.js'
 import type { LedgerEntry } from '../../ledger/rules/types.js'
 import { LedgerLockedError, LedgerStore } from '../../ledger/store/ledger-store.js'
@@ -10,17 +10,25 @@ import { localLedgerApi, type LedgerApi } from '../../services/control/ledger-ap
 import { rulesFromConfig } from '../../services/run/rules-from-config.js'
 import { controlSocket, ledgerDir } from '../../services/run/service.js'
 import type { Config } from '../config/types.js'
+import { busLedgerApi } from './bus-ledger-api.js'
 
-export type LedgerAccess = LedgerApi & { readonly via: 'service' | 'direct' }
+export type LedgerAccess = LedgerApi & { readonly via: 'service' | 'direct' | 'bus' }
 
 /** `create`: make the ledger when there is none (commands that write);
- *  commands that only read refuse instead of leaving an empty ledger behind. */
-export async function openLedgerApi(config: Config, opts: Readonly<{ create: boolean }>): Promise<LedgerAccess> {
+ *  commands that only read refuse instead of leaving an empty ledger behind.
+ *  On a fleet host without the ledger (bus: nats, no ledger in data_dir) the
+ *  API goes over the bus (bus-ledger-api.ts); `env` has its credentials. */
+export async function openLedgerApi(
+  config: Config, opts: Readonly<{ create: boolean; env?: Readonly<Record<string, string | undefined>> }>,
+): Promise<LedgerAccess> {
   const socketPath = controlSocket(config)
   const socket = await tryConnect(socketPath)
   if (socket !== null) {
     socket.destroy()
     return { ...remoteLedgerApi(socketPath), via: 'service' }
+  }
+  if (config.bus.kind === 'nats' && !(await access(ledgerDir(config)).then(() => true, () => false))) {
+    return busLedgerApi(config.bus.nats, config.host, opts.env ?? {})
   }
   let ledger: Ledger
   try {

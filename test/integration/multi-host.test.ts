@@ -5,7 +5,7 @@
 // count together; the ban is enforced on web1, web2 and web3.
 import { appendFile } from 'node:fs/promises'
 import t from 'tap'
-import { bansJson, sshdLine, startService, tempDir } from '../helpers/cli.js'
+import { bansJson, cli, sshdLine, startService, tempDir } from '../helpers/cli.js'
 import { enforced, hostConfig } from '../helpers/fleet.js'
 import { requireNatsServer, startNats } from '../helpers/nats-server.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -37,4 +37,14 @@ t.test('failures on two hosts count together; the ban reaches the firewalls of t
   t.match(bans, [{ jail: 'ssh', ip: ATTACKER, reason: 'maxretry' }], 'one ban in the ledger')
   t.equal(bans.length, 1)
   t.equal(ledger.output().split('\n').filter(l => l.includes(`"decision"`) && l.includes(ATTACKER)).length, 1, 'one decision')
+
+  // An operator on web3, which holds no ledger: the command goes over the bus.
+  const sent = await cli(['ban', '192.0.2.77', '--jail', 'ssh', '--reason', 'seen in a report', '--config', web3.config])
+  t.equal(sent.code, 0, sent.stderr)
+  t.match(sent.stdout, /sent to the ledger over NATS/)
+  for (const [i, h] of hosts.entries()) {
+    await waitFor(() => enforced(h, '192.0.2.77'), { what: `the operator's ban on host ${i + 1}`, timeout: 15_000 })
+  }
+  t.same((await bansJson(web3.config)).map(b => b.ip).sort(), ['192.0.2.66', '192.0.2.77'], 'bans on web3 come from a snapshot')
+  t.match((await cli(['explain', ATTACKER, '--config', web3.config])).stderr, /run it on the ledger host/)
 })

@@ -22,7 +22,7 @@ ${CONFIG_HELP}`,
     if (positionals.length > 0) throw new UsageError(`bans: unexpected argument ${JSON.stringify(positionals[0])}`)
     const at = typeof values.at === 'string' ? parseTimeArg('--at', values.at) : null
     const config = await readConfig(values)
-    const api = await openLedgerApi(config, { create: false })
+    const api = await openLedgerApi(config, { create: false, env: io.env })
     try {
       const bans = await api.bans(at)
       if (values.json === true) {

@@ -49,11 +49,17 @@ ${CONFIG_HELP}`,
         bannedAt, at: now, source: `denyhosts:${file}:${e.line}`,
       }
     })
-    const api = await openLedgerApi(config, { create: true })
+    const api = await openLedgerApi(config, { create: true, env: io.env })
     let imported = 0
     let skipped = parsed.skipped.length
     try {
       const results = await api.submit(inputs)
+      if (api.via === 'bus') {
+        // The ledger host decides; it says what it did in `banledger events`.
+        io.out(`${inputs.length} sent to the ledger over NATS, ${skipped} skipped`)
+        for (const s of parsed.skipped) io.out(`skipped line ${s.line}: ${s.why}: ${JSON.stringify(s.text)}`)
+        return 0
+      }
       results.forEach((r, i) => {
         const input = inputs[i] as ImportedBan
         const ban = r.events.find(e => e.type === 'BanIssued')

@@ -51,9 +51,10 @@ ${CONFIG_HELP}`,
         actor: userInfo().username, reason: typeof values.reason === 'string' ? values.reason.slice(0, 500) : '',
         ...(duration !== undefined ? { duration } : {}),
       }
-      const api = await openLedgerApi(config, { create: true })
+      const api = await openLedgerApi(config, { create: true, env: io.env })
       try {
         const [result] = await api.submit([command])
+        if (api.via === 'bus') io.out(`${action} ${ip} in ${jail}: sent to the ledger over NATS (see banledger events)`)
         for (const e of result?.events ?? []) io.out(describeEvent(e))
       } finally {
         await api.close()
