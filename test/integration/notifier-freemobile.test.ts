@@ -67,7 +67,11 @@ t.test('402 five times, then 200: every ban is reported, in digests, none lost',
     { timeout: 15_000, what: 'every ban in some SMS' })
   t.ok(api.hits() >= 6, `${api.hits()} requests: five 402s, then deliveries`)
   t.ok(api.messages.length < bans.length, `${api.messages.length} SMS for ${bans.length} bans: the backlog went as digests`)
-  const status = await w.status()
+  // The server has every SMS; the outbox marks them sent once its answers are in.
+  const status = await waitFor(async () => {
+    const s = await w.status()
+    return s[0]?.pending === 0 ? s : null
+  }, { timeout: 5000, what: 'nothing pending' })
   t.match(status, [{ name: 'sms', pending: 0, failed: 0, disabled: null }])
 })
 
