@@ -11,12 +11,13 @@
 // decision's id "<seq>.<i>" for an entry whose decisions went out in part.
 // Publishing is pipelined (a batch in flight, acks awaited together); a
 // refusal or timeout means "look again at the streams and go on from there".
-import type { JetStreamClient, JetStreamManager } from 'nats'
+import type { JetStreamManager } from 'nats'
 import type { Logger } from 'pino'
 import { decisionsOf } from '../../../ledger/rules/decisions.js'
 import type { LedgerEntry } from '../../../ledger/rules/types.js'
 import { decodeDecision, encodeDecision, encodeEntry } from '../../../proto/wire.js'
 import { BusError, type LedgerFeed } from '../bus.js'
+import type { BatchPublisher, Outgoing } from './batch-publish.js'
 import type { NatsNames } from './nats-names.js'
 
 const BATCH = 1000
@@ -27,7 +28,7 @@ const MIN_BACKOFF = 250
 const MAX_BACKOFF = 10_000
 
 export type PublisherOptions = Readonly<{
-  js: JetStreamClient
+  publisher: BatchPublisher
   jsm: JetStreamManager
   names: NatsNames
   feed: LedgerFeed
@@ -58,8 +59,8 @@ export class LedgerPublisher {
    *  stream is ahead of this ledger), then publishes in the background. */
   async start(): Promise<void> {
     this.#off = this.#o.feed.onCommit(entries => {
-      if (this.#live.length + entries.length > LIVE_MAX) this.#live = []
-      else this.#live.push(...entries)
+      // Behind by more than LIVE_MAX: the rest is read back from the store.
+      if (this.#live.length + entries.length <= LIVE_MAX) this.#live.push(...entries)
       this.#wake?.()
     })
     await this.#recover()
@@ -131,26 +132,24 @@ export class LedgerPublisher {
     let drop = 0
     while (drop < live.length && (live[drop] as LedgerEntry).seq < this.#next) drop++
     if (drop > 0) live.splice(0, drop)
-    if (live[0]?.seq === this.#next) return live.slice(0, BATCH)
-    return this.#o.feed.read(this.#next, BATCH)
+    if (live[0]?.seq !== this.#next) return this.#o.feed.read(this.#next, BATCH)
+    let n = 1
+    while (n < live.length && n < BATCH && (live[n] as LedgerEntry).seq === this.#next + n) n++
+    return live.slice(0, n)
   }
 
   async #publish(entries: readonly LedgerEntry[]): Promise<void> {
-    const { js, names } = this.#o
-    const acks: Promise<unknown>[] = []
+    const { publisher, names } = this.#o
+    const out: Outgoing[] = []
     for (const e of entries) {
       decisionsOf(e).forEach((d, i) => {
         if (e.seq === this.#partial.seq && i <= this.#partial.index) return
-        acks.push(js.publish(names.decisions(d.jail), encodeDecision(d),
-          { msgID: d.id, expect: { lastSequence: this.#decisionsSeq }, timeout: PUBLISH_TIMEOUT }))
+        out.push({ subject: names.decisions(d.jail), data: encodeDecision(d), msgID: d.id, lastSequence: this.#decisionsSeq })
         this.#decisionsSeq++
       })
-      acks.push(js.publish(names.ledger, encodeEntry(e),
-        { msgID: String(e.seq), expect: { lastSequence: e.seq - 1 }, timeout: PUBLISH_TIMEOUT }))
+      out.push({ subject: names.ledger, data: encodeEntry(e), msgID: String(e.seq), lastSequence: e.seq - 1 })
     }
-    const settled = await Promise.allSettled(acks)
-    const failed = settled.find(s => s.status === 'rejected')
-    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+    await publisher.publish(out, PUBLISH_TIMEOUT)
     this.#next = (entries[entries.length - 1] as LedgerEntry).seq + 1
     this.#partial = { seq: 0, index: -1 }
   }

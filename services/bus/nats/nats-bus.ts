@@ -27,6 +27,7 @@ import type { NatsBusConfig } from '../bus-config.js'
 import {
   BusError, type BanSnapshot, type Bus, type DecisionsHandler, type InputsHandler, type LedgerFeed, type Subscription,
 } from '../bus.js'
+import { BatchPublisher } from './batch-publish.js'
 import { DurableFollower } from './durable-follower.js'
 import { LedgerPublisher } from './ledger-publisher.js'
 import { consumerName, hostToken, natsNames, type NatsNames } from './nats-names.js'
@@ -65,6 +66,7 @@ export class NatsBus implements Bus {
   readonly #host: string
   readonly #onDiverged: (err: BusError) => void
   readonly #stops = new Set<() => Promise<void>>()
+  readonly #publisher: BatchPublisher
   #streamsReady: Promise<void> | null = null
   #closed = false
 
@@ -74,6 +76,7 @@ export class NatsBus implements Bus {
     this.#js = opts.nc.jetstream({ timeout: PUBLISH_TIMEOUT })
     this.#jsm = opts.nc.jetstreamManager({ checkAPI: false })
     this.#names = natsNames(opts.config)
+    this.#publisher = new BatchPublisher(opts.nc, opts.config.inboxPrefix ?? `_INBOX.${hostToken(opts.host)}`)
     this.#logger = opts.logger
     this.#host = opts.host
     this.#onDiverged = opts.onDiverged ?? (() => {})
@@ -86,14 +89,12 @@ export class NatsBus implements Bus {
   async publishInputs(inputs: readonly BusInput[]): Promise<void> {
     if (this.#closed) throw new BusError('BANLEDGER_BUS_CLOSED', 'the bus is closed')
     const n = this.#names
-    const acks = inputs.map(i => this.#js.publish(
-      i.type === 'log' ? n.events(i.host, i.jail) : n.commands(this.#host),
-      encodeInput(i), { msgID: i.id, timeout: PUBLISH_TIMEOUT }))
-    const settled = await Promise.allSettled(acks)
-    const failed = settled.find(s => s.status === 'rejected')
-    if (failed !== undefined) {
-      const err = (failed as PromiseRejectedResult).reason as Error
-      throw new BusError('BANLEDGER_BUS_PUBLISH', `the events stream did not store every input: ${err.message}`, { cause: err })
+    try {
+      await this.#publisher.publish(inputs.map(i => ({
+        subject: i.type === 'log' ? n.events(i.host, i.jail) : n.commands(this.#host), data: encodeInput(i), msgID: i.id,
+      })), PUBLISH_TIMEOUT)
+    } catch (err) {
+      throw new BusError('BANLEDGER_BUS_PUBLISH', `the events stream did not store every input: ${(err as Error).message}`, { cause: err })
     }
   }
 
@@ -160,7 +161,7 @@ export class NatsBus implements Bus {
   async publishLedger(feed: LedgerFeed): Promise<Subscription> {
     await this.#ensureStreams()
     const publisher = new LedgerPublisher({
-      js: this.#js, jsm: await this.#jsm, names: this.#names, feed, logger: this.#logger, onDiverged: this.#onDiverged,
+      publisher: this.#publisher, jsm: await this.#jsm, names: this.#names, feed, logger: this.#logger, onDiverged: this.#onDiverged,
     })
     return this.#track(publisher)
   }
