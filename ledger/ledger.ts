@@ -22,7 +22,11 @@ export type SubmitResult = Readonly<{
 export type ActiveBan = Readonly<{ jail: string; ip: string } & Ban>
 
 /** Called after each synced batch with what it appended. Must not throw. */
-export type CommitListener = (entries: readonly LedgerEntry[], decisions: readonly Decision[]) => void
+export type CommitListener = (
+  entries: readonly LedgerEntry[], decisions: readonly Decision[],
+  /** Each entry as stored (LedgerEntry protobuf), in the same order. */
+  bytes: readonly Uint8Array[],
+) => void
 
 export type LedgerOptions = Readonly<{
   dir: string
@@ -304,8 +308,9 @@ export class Ledger {
 
     if (p.entries.length > 0 && this.#listeners.size > 0) {
       const appended = p.entries.map(e => e.entry)
+      const bytes = p.entries.map(e => e.bytes)
       const decisions = appended.flatMap(decisionsOf)
-      for (const l of this.#listeners) l(appended, decisions)
+      for (const l of this.#listeners) l(appended, decisions, bytes)
     }
   }
 

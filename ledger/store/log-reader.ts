@@ -118,8 +118,13 @@ export async function entriesFor(store: LedgerStore, ip: string): Promise<Ledger
   return out
 }
 
-/** At most `limit` entries from `from` on, in ledger order. */
+/** At most `limit` entries from `from` on, in ledger order (fewer does not mean the end). */
 export async function entriesFrom(store: LedgerStore, from: number, limit: number): Promise<LedgerEntry[]> {
-  for await (const values of store.logValues(Math.max(from, 1), limit)) return values.map(decodeEntry)
+  return (await committedFrom(store, from, limit)).map(c => c.entry)
+}
+
+/** The same, each with its bytes as stored. */
+export async function committedFrom(store: LedgerStore, from: number, limit: number): Promise<{ entry: LedgerEntry; bytes: Uint8Array }[]> {
+  for await (const values of store.logValues(Math.max(from, 1), limit)) return values.map(bytes => ({ entry: decodeEntry(bytes), bytes }))
   return []
 }

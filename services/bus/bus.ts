@@ -25,13 +25,17 @@ export type DecisionsHandler = (decisions: readonly Decision[]) => void | Promis
 export type BanSnapshot = Readonly<{ seq: number; at: Millis; bans: readonly SnapshotBan[] }>
 export type SnapshotBan = Readonly<{ jail: string; ip: string; since: Millis; until: Millis; reason: BanReason }>
 
+/** A committed entry and its encoding as stored (LedgerEntry protobuf). */
+export type Committed = Readonly<{ entry: LedgerEntry; bytes: Uint8Array }>
+
 /** The ledger as the bus sees it when publishing what it committed. */
 export interface LedgerFeed {
   /** The sequence of the last committed entry. */
   readonly seq: number
-  /** Committed entries with `from <= seq`, ascending, at most `limit`. */
-  read(from: number, limit: number): Promise<LedgerEntry[]>
-  onCommit(listener: (entries: readonly LedgerEntry[], decisions: readonly Decision[]) => void): () => void
+  /** Committed entries with `from <= seq`, ascending, at most `limit`
+   *  (fewer does not mean the end). */
+  read(from: number, limit: number): Promise<Committed[]>
+  onCommit(listener: (committed: readonly Committed[], decisions: readonly Decision[]) => void): () => void
 }
 
 export interface Bus {

@@ -10,8 +10,7 @@ import type { RulesContext } from '../../ledger/rules/context.js'
 import type { Decision, Millis } from '../../ledger/rules/types.js'
 import type { Config } from '../../ops/config/types.js'
 import { admit } from '../../ledger/rules/admission.js'
-import { entriesFrom } from '../../ledger/store/log-reader.js'
-import { BusError, type Bus, type BusInput, type LedgerFeed, type Subscription } from '../bus/bus.js'
+import { BusError, type Bus, type BusInput, type Subscription } from '../bus/bus.js'
 import { EmbeddedBus } from '../bus/embedded-bus.js'
 import { connectNats } from '../bus/nats/nats-connect.js'
 import { NatsBus } from '../bus/nats/nats-bus.js'
@@ -25,6 +24,7 @@ import { netProtectionCheck, type Escalation } from '../firewall/escalate.js'
 import { FirewallWorker } from '../firewall/firewall-worker.js'
 import { defaultGateways, protectionCheck } from '../firewall/protected-addresses.js'
 import { Watcher } from '../watcher/watcher.js'
+import { ledgerFeed } from './ledger-feed.js'
 import { buildNotifier, type Notifier } from './notifier-from-config.js'
 import { watchedJails } from './filters-from-config.js'
 import { ownAddresses, rulesFromConfig } from './rules-from-config.js'
@@ -103,15 +103,6 @@ export class RoleError extends Error {
   override readonly name = 'RoleError'
 }
 
-/** The ledger as the bus publishes it. */
-function feedOf(ledger: Ledger): LedgerFeed {
-  return {
-    get seq() { return ledger.seq },
-    read: (from, limit) => entriesFrom(ledger.store, from, limit),
-    onCommit: listener => ledger.onCommit(listener),
-  }
-}
-
 async function openBus(config: Config, deps: ServiceDeps, roles: readonly Role[], onDiverged: (err: Error) => void): Promise<Bus> {
   const { logger } = deps
   if (config.bus.kind === 'embedded') return new EmbeddedBus((err, where) => logger.error({ err }, '%s failed', where))
@@ -187,7 +178,7 @@ export function buildService(config: Config, deps: ServiceDeps & Readonly<{ role
       scheduleTick()
     })
     subscriptions.push(await b.serveSnapshots(() => ({ seq: l.seq, at: now(), bans: l.activeBans(now()) })))
-    subscriptions.push(await b.publishLedger(feedOf(l)))
+    subscriptions.push(await b.publishLedger(ledgerFeed(l)))
     subscriptions.push(await b.consumeInputs(async inputs => { await l.submit(admitted(inputs)) }))
     control = await serveControl(controlSocket(config), localLedgerApi(l, now),
       err => logger.warn({ err: (err as Error).message }, 'control request failed'),

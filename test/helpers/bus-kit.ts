@@ -5,9 +5,10 @@
 import { connect } from 'nats'
 import pino, { type Logger } from 'pino'
 import { decisionsOf } from '../../ledger/rules/decisions.js'
+import { encodeEntry } from '../../proto/wire.js'
 import type { Decision, LedgerEntry, LogEvent } from '../../ledger/rules/types.js'
 import { DEFAULT_STREAM_MAX_AGE, type NatsBusConfig } from '../../services/bus/bus-config.js'
-import type { Bus, LedgerFeed } from '../../services/bus/bus.js'
+import type { Bus, Committed, LedgerFeed } from '../../services/bus/bus.js'
 import { EmbeddedBus } from '../../services/bus/embedded-bus.js'
 import { NatsBus } from '../../services/bus/nats/nats-bus.js'
 import { startNats, type NatsServer } from './nats-server.js'
@@ -55,17 +56,17 @@ export async function busFactory(t: Teardown, kind: BusKind, logger?: Logger): P
 /** A ledger feed held in memory: `commit` appends entries and tells the listeners. */
 export class MemoryFeed implements LedgerFeed {
   readonly entries: LedgerEntry[] = []
-  readonly #listeners = new Set<(entries: readonly LedgerEntry[], decisions: readonly Decision[]) => void>()
+  readonly #listeners = new Set<(entries: readonly Committed[], decisions: readonly Decision[]) => void>()
 
   get seq(): number {
     return this.entries.length
   }
 
-  async read(from: number, limit: number): Promise<LedgerEntry[]> {
-    return this.entries.slice(from - 1, from - 1 + limit)
+  async read(from: number, limit: number): Promise<Committed[]> {
+    return this.entries.slice(from - 1, from - 1 + limit).map(committed)
   }
 
-  onCommit(listener: (entries: readonly LedgerEntry[], decisions: readonly Decision[]) => void): () => void {
+  onCommit(listener: (entries: readonly Committed[], decisions: readonly Decision[]) => void): () => void {
     this.#listeners.add(listener)
     return () => { this.#listeners.delete(listener) }
   }
@@ -84,10 +85,12 @@ export class MemoryFeed implements LedgerFeed {
       this.entries.push(entry)
       return entry
     })
-    for (const l of this.#listeners) l(made, made.flatMap(decisionsOf))
+    for (const l of this.#listeners) l(made.map(committed), made.flatMap(decisionsOf))
     return made
   }
 }
+
+const committed = (entry: LedgerEntry): Committed => ({ entry, bytes: encodeEntry(entry) })
 
 let counter = 0
 /** A failure event of `host` for `ip`. */

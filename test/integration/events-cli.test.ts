@@ -14,8 +14,8 @@ import type { LedgerEntry, LedgerInput } from '../../ledger/rules/types.js'
 import { LedgerStore } from '../../ledger/store/ledger-store.js'
 import { entriesFrom } from '../../ledger/store/log-reader.js'
 import { loadConfig } from '../../ops/config/load-config.js'
-import type { LedgerFeed } from '../../services/bus/bus.js'
 import { NatsBus } from '../../services/bus/nats/nats-bus.js'
+import { ledgerFeed } from '../../services/run/ledger-feed.js'
 import { rulesFromConfig } from '../../services/run/rules-from-config.js'
 import { natsBus, natsConfig } from '../helpers/bus-kit.js'
 import { BIN, bansJson, cli, startService, tempDir, writeConfig } from '../helpers/cli.js'
@@ -46,12 +46,6 @@ function run(t: Test, args: readonly string[]): { child: ChildProcess; out: () =
   return { child, out: () => out, err: () => err, exited }
 }
 
-/** A ledger feed over a real Ledger, as the service makes it. */
-const feedOf = (ledger: Ledger): LedgerFeed => ({
-  get seq() { return ledger.seq },
-  read: (from, limit) => entriesFrom(ledger.store, from, limit),
-  onCommit: listener => ledger.onCommit(listener),
-})
 
 let ops = 0
 const operator = (action: 'ban' | 'unban' | 'pardon', jail: string, ip: string, at: number): LedgerInput =>
@@ -200,7 +194,7 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
   const ledger = await Ledger.open({ dir: join(dirname(a.config), 'data', 'ledger'), rules: rulesFromConfig(await loadConfig(a.config)) })
   let open = true
   t.teardown(() => (open ? ledger.close() : undefined))
-  const publisher = await (await natsBus(t, server, { host: 'core' })).publishLedger(feedOf(ledger))
+  const publisher = await (await natsBus(t, server, { host: 'core' })).publishLedger(ledgerFeed(ledger))
   await ledger.submit(history(now))
   const nc = await connect({ servers: server.url })
   t.teardown(() => nc.close())
@@ -341,7 +335,7 @@ t.test('as the operator user of ops/nats/users.conf (TLS, passwords, its inbox)'
   t.teardown(() => ledger.close())
   const bus = new NatsBus({ nc: await connectAs(t, nats, 'ledger'), config: natsConfig(nats), host: 'core', logger: pino({ level: 'silent' }) })
   t.teardown(() => bus.close())
-  await bus.publishLedger(feedOf(ledger))
+  await bus.publishLedger(ledgerFeed(ledger))
   const now = Date.now()
   await ledger.submit(history(now).slice(0, 120))
   const nc = await connectAs(t, nats, 'ledger')

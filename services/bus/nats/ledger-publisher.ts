@@ -14,9 +14,8 @@
 import type { JetStreamManager } from 'nats'
 import type { Logger } from 'pino'
 import { decisionsOf } from '../../../ledger/rules/decisions.js'
-import type { LedgerEntry } from '../../../ledger/rules/types.js'
-import { decodeDecision, encodeDecision, encodeEntry } from '../../../proto/wire.js'
-import { BusError, type LedgerFeed } from '../bus.js'
+import { decodeDecision, encodeDecision } from '../../../proto/wire.js'
+import { BusError, type Committed, type LedgerFeed } from '../bus.js'
 import type { BatchPublisher, Outgoing } from './batch-publish.js'
 import type { NatsNames } from './nats-names.js'
 
@@ -45,7 +44,7 @@ export class LedgerPublisher {
   #decisionsSeq = 0
   /** Decisions of entry `#partial.seq` up to index `#partial.index` are out already. */
   #partial = { seq: 0, index: -1 }
-  #live: LedgerEntry[] = []
+  #live: Committed[] = []
   #wake: (() => void) | null = null
   #stopped = false
   #loop: Promise<void> | null = null
@@ -127,30 +126,30 @@ export class LedgerPublisher {
   }
 
   /** The next entries, from the commits kept in memory or from the store. */
-  async #take(): Promise<readonly LedgerEntry[]> {
+  async #take(): Promise<readonly Committed[]> {
     const live = this.#live
     let drop = 0
-    while (drop < live.length && (live[drop] as LedgerEntry).seq < this.#next) drop++
+    while (drop < live.length && (live[drop] as Committed).entry.seq < this.#next) drop++
     if (drop > 0) live.splice(0, drop)
-    if (live[0]?.seq !== this.#next) return this.#o.feed.read(this.#next, BATCH)
+    if (live[0]?.entry.seq !== this.#next) return this.#o.feed.read(this.#next, BATCH)
     let n = 1
-    while (n < live.length && n < BATCH && (live[n] as LedgerEntry).seq === this.#next + n) n++
+    while (n < live.length && n < BATCH && (live[n] as Committed).entry.seq === this.#next + n) n++
     return live.slice(0, n)
   }
 
-  async #publish(entries: readonly LedgerEntry[]): Promise<void> {
+  async #publish(entries: readonly Committed[]): Promise<void> {
     const { publisher, names } = this.#o
     const out: Outgoing[] = []
-    for (const e of entries) {
+    for (const { entry: e, bytes } of entries) {
       decisionsOf(e).forEach((d, i) => {
         if (e.seq === this.#partial.seq && i <= this.#partial.index) return
         out.push({ subject: names.decisions(d.jail), data: encodeDecision(d), msgID: d.id, lastSequence: this.#decisionsSeq })
         this.#decisionsSeq++
       })
-      out.push({ subject: names.ledger, data: encodeEntry(e), msgID: String(e.seq), lastSequence: e.seq - 1 })
+      out.push({ subject: names.ledger, data: bytes, msgID: String(e.seq), lastSequence: e.seq - 1 })
     }
     await publisher.publish(out, PUBLISH_TIMEOUT)
-    this.#next = (entries[entries.length - 1] as LedgerEntry).seq + 1
+    this.#next = (entries[entries.length - 1] as Committed).entry.seq + 1
     this.#partial = { seq: 0, index: -1 }
   }
 
