@@ -70,7 +70,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return await command.run(args, io)
   } catch (err) {
     const e = err as Error & { code?: string }
-    io.err(`banledger ${name}: ${e.message}`)
+    // Usage errors name their command already ("run: --role ..."): say it once.
+    io.err(`banledger ${name}: ${e.message.startsWith(`${name}: `) ? e.message.slice(name.length + 2) : e.message}`)
     if (e.code === 'BANLEDGER_USAGE') return EXIT_USAGE
     if (e.code?.startsWith('BANLEDGER_CONFIG') === true || e.code?.startsWith('BANLEDGER_SECRET') === true ||
       e.code === 'BANLEDGER_FILTER_UNKNOWN' || e.code === 'BANLEDGER_NOTIFY_CA_FILE' || e.code === 'BANLEDGER_ROLE_INVALID') return EXIT_CONFIG
