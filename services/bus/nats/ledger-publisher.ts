@@ -19,7 +19,7 @@ import { BusError, type Committed, type LedgerFeed } from '../bus.js'
 import type { BatchPublisher, Outgoing } from './batch-publish.js'
 import type { NatsNames } from './nats-names.js'
 
-const BATCH = 1000
+const BATCH = 5000
 /** Entries kept from commits for publishing without reading the store back. */
 const LIVE_MAX = 50_000
 const PUBLISH_TIMEOUT = 10_000
