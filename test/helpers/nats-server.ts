@@ -151,10 +151,10 @@ function acceptsClients(port: number): Promise<boolean> {
   })
 }
 
-// -- ops/nats/single.conf with TLS and every user -----------------------------
+// -- ops/nats/single.conf with TLS and every account and user ------------------
 
-/** The users of ops/nats/users.conf, and the host token (inbox prefix) each
- *  one connects with in the tests. */
+/** The users of ops/nats/users.conf (each in an account of its own there),
+ *  and the host token (inbox prefix) each one connects with in the tests. */
 export const NATS_USERS = {
   ledger: 'core',
   operator: 'core',

@@ -1,13 +1,26 @@
-// ops/nats/single.conf as is (TLS, one user per role from users.conf)
+// ops/nats/single.conf as is (TLS; the accounts and users of users.conf)
 // against nats.js: each role can do its job, and the server refuses what it
-// must not do. nats.js reports a refused publish as an -ERR "Permissions
-// Violation": a request (js.publish, every JetStream API call) rejects with
-// code PERMISSIONS_VIOLATION, a plain publish or subscribe only shows in
+// must not do. Two fences: the user permissions inside each account, and
+// the accounts themselves (each stream alone in an account, each user in
+// one of its own, reaching the streams only through imports).
+//
+// nats.js reports a refused publish as an -ERR "Permissions Violation": a
+// request (js.publish, every JetStream API call) rejects with code
+// PERMISSIONS_VIOLATION, a plain publish or subscribe only shows in
 // nc.status(). Each refusal is asserted as such (no waiting for timeouts),
 // and where a stream could have been written, that nothing landed in it.
+// The attacks the permissions cannot see (a reply subject is never checked
+// against them, a push consumer's deliver subject neither) are shown to land
+// nowhere: the stream counts do not move, the ledger's next append with its
+// expected last sequence goes through. Last, the real NatsBus of each role,
+// each as its own user, runs the whole flow on the same config.
 import t, { type Test } from 'tap'
-import { AckPolicy, ErrorCode, Events, RequestStrategy, StringCodec } from 'nats'
+import { AckPolicy, ErrorCode, Events, nanos, RequestStrategy, StringCodec } from 'nats'
 import type { NatsConnection, Status } from 'nats'
+import type { BusInput, Decision } from '../../ledger/rules/types.js'
+import type { BanSnapshot, SnapshotBan } from '../../services/bus/bus.js'
+import { NatsBus } from '../../services/bus/nats/nats-bus.js'
+import { captureLogs, logEvent, MemoryFeed, natsConfig } from '../helpers/bus-kit.js'
 import { connectAs, requireNatsServer, startSecuredNats } from '../helpers/nats-server.js'
 import type { NatsUser } from '../helpers/nats-server.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -22,7 +35,10 @@ if (await requireNatsServer(t)) {
 
   // The ledger sets the bus up: the three streams, its consumer, and a
   // snapshot responder (25 messages and the empty end marker: allow_responses
-  // lets it send more than one; it answers inboxes only, see the known gaps).
+  // lets it send more than one). Snapshot requests reach it through stream
+  // imports, with the requester's own reply subject: like the real ledger
+  // (NatsBus.serveSnapshots) it answers inboxes only, and it notes the reply
+  // subjects it saw.
   const ledger = await connectAs(t, nats, 'ledger')
   const jsm = await ledger.jetstreamManager()
   await jsm.streams.add({ name: 'BANLEDGER_EVENTS', subjects: ['banledger.events.>', 'banledger.commands.>'] })
@@ -36,8 +52,10 @@ if (await requireNatsServer(t)) {
     ledgerSeq = ack.seq
   }
   const decide = (jail: string, text: string) => ljs.publish(`banledger.decisions.${jail}`, sc.encode(text), { msgID: text })
+  const snapshotReplies: string[] = []
   ledger.subscribe('banledger.snapshot', {
     callback: (_err, m) => {
+      snapshotReplies.push(m.reply ?? '')
       if (!m.reply?.startsWith('_INBOX.')) return
       for (const part of SNAPSHOT) m.respond(sc.encode(part))
       m.respond()
@@ -120,6 +138,7 @@ if (await requireNatsServer(t)) {
     t.equal(m === null ? null : sc.decode(m.data), 'ban 192.0.2.1')
     t.equal(await m?.ackAck(FAST), true, 'acked')
     t.same(await snapshot(nc), SNAPSHOT, 'the snapshot, in several messages')
+    t.match(snapshotReplies.at(-1), /^_INBOX\.web1\./, 'the request reached the ledger with its own inbox as reply subject')
 
     await refused(t, fjsm.consumers.add('BANLEDGER_DECISIONS', {
       durable_name: 'firewall-web2', ack_policy: AckPolicy.Explicit, filter_subject: DECISIONS_FILTER,
@@ -151,6 +170,13 @@ if (await requireNatsServer(t)) {
     await refused(t, njsm.consumers.add('BANLEDGER_DECISIONS', { durable_name: 'firewall-web1', ack_policy: AckPolicy.Explicit }), 'a firewall durable')
     await refused(t, js.consumers.get('BANLEDGER_LEDGER', { opt_start_seq: 1 }), 'reading BANLEDGER_LEDGER')
     await refused(t, js.publish('banledger.decisions.ssh', sc.encode('forged'), FAST), 'publishing a decision')
+
+    // A process running `--role ledger,notifier` reads it as the ledger user.
+    await decide('web', 'ban 192.0.2.4')
+    const asLedger = await ljs.consumers.get('BANLEDGER_DECISIONS', 'notifier')
+    const m = await asLedger.next({ expires: 2000 })
+    t.equal(m === null ? null : sc.decode(m.data), 'ban 192.0.2.4', 'the ledger user reads the durable notifier too')
+    t.equal(await m?.ackAck(FAST), true, 'and acknowledges')
   })
 
   t.test('operator sends commands and reads the ledger and the decisions from a sequence, and nothing else', async (t) => {
@@ -159,6 +185,7 @@ if (await requireNatsServer(t)) {
     const ack = await js.publish('banledger.commands.alice', sc.encode('{"type":"unban"}'), { msgID: 'cmd-1', ...FAST })
     t.match(ack, { stream: 'BANLEDGER_EVENTS' }, 'a command, acked')
     t.same(await snapshot(nc), SNAPSHOT, 'a snapshot')
+    t.match(snapshotReplies.at(-1), /^_INBOX\.core\./, 'its request, with its inbox as reply subject')
     t.equal((await ojsm.streams.info('BANLEDGER_LEDGER')).state.last_seq, ledgerSeq, 'stream info')
 
     const fromTwo = await js.consumers.get('BANLEDGER_LEDGER', { opt_start_seq: 2 })
@@ -202,34 +229,212 @@ if (await requireNatsServer(t)) {
     await t.rejects(connectAs(t, nats, 'ledger', { tls: null }), /TLS|tls/, 'the server requires TLS')
   })
 
-  // -- Known gaps -------------------------------------------------------------
-  // nats-server 2.9 checks the subject of a publish against the permissions,
-  // never its reply subject, nor the deliver subject of a push consumer: the
-  // server itself then publishes there (a JetStream pub ack, a pulled
-  // message), and a stream on that subject stores it. These tests show it;
-  // closing it takes accounts (README.md, "Known gaps"). Until then the
-  // ledger, the firewalls and the notifier must check what they read.
-  t.test('known gap: a reply subject lands a message in a stream the user may not publish to', async (t) => {
+
+  // -- What the permissions cannot see ------------------------------------------
+  // nats-server checks a publish's subject against the permissions, never its
+  // reply subject, nor a push consumer's deliver subject; the server (JetStream)
+  // then publishes there itself. With one account, a watcher's event with
+  // reply `banledger.ledger` landed its pub ack in BANLEDGER_LEDGER (and the
+  // ledger stopped: BANLEDGER_BUS_DIVERGED). With the accounts, a reply goes
+  // back into the requester's account, where no stream listens.
+
+  t.test("a watcher's reply subject cannot land the JetStream ack in a stream", async (t) => {
     const w = await login(t, 'watcher-web1')
     const before = await counts()
-    w.nc.publish('banledger.events.web1.ssh', sc.encode('{}'), { reply: 'banledger.ledger' })
-    await waitFor(async () => (await count('BANLEDGER_LEDGER')) === before.BANLEDGER_LEDGER + 1, { what: 'the pub ack in BANLEDGER_LEDGER', timeout: 2000 })
-    const stray = await jsm.streams.getMessage('BANLEDGER_LEDGER', { last_by_subj: 'banledger.ledger' })
-    t.match(sc.decode(stray.data), /"stream":"BANLEDGER_EVENTS"/, 'a JetStream pub ack, stored as a ledger entry')
-    await t.rejects(appendLedger('entry 4'), /wrong last sequence/, "the ledger's next append fails its expect lastSequence")
-    ledgerSeq = stray.seq
+    const replies = [
+      'banledger.ledger', 'banledger.decisions.ssh', 'banledger.events.web2.ssh', 'banledger.commands.x',
+      // its own import: the ack is not carried into BANLEDGER_EVENTS either
+      'banledger.events.web1.ssh',
+      '$JS.API.STREAM.DELETE.BANLEDGER_LEDGER', '$JS.API.STREAM.PURGE.BANLEDGER_EVENTS',
+    ]
+    for (const [i, reply] of replies.entries()) w.nc.publish('banledger.events.web1.ssh', sc.encode(`{"n":${i}}`), { reply })
+    // One more, acknowledged: the stream stored (and acked) the others before it.
+    t.match(await w.js.publish('banledger.events.web1.ssh', sc.encode('{}'), FAST),
+      { stream: 'BANLEDGER_EVENTS', seq: before.BANLEDGER_EVENTS + replies.length + 1 }, 'the events themselves are stored')
+    t.same(await counts(), { ...before, BANLEDGER_EVENTS: before.BANLEDGER_EVENTS + replies.length + 1 }, 'and nothing else landed anywhere')
+    await appendLedger(`entry ${ledgerSeq + 1}`)
+    t.equal(await count('BANLEDGER_LEDGER'), ledgerSeq, "the ledger's next append, expecting its own last sequence, goes through")
+    t.same(w.status.filter((s) => s.type === Events.Error), [], 'no refusal either: the reply subjects just lead back into its own account')
+  })
 
-    // A pull request answered to web2's event subject: a decision the firewall
-    // on web1 pulled lands in BANLEDGER_EVENTS, stored under its own subject
-    // (which that stream does not even list). Into BANLEDGER_DECISIONS itself
-    // the copy is dropped as a duplicate (Nats-Msg-Id), but only within the
-    // stream's duplicate window, two minutes by default.
+  t.test('a firewall cannot steer the decisions it pulls into a stream, nor to the ledger', async (t) => {
     const f = await login(t, 'firewall-web1')
-    const events = await count('BANLEDGER_EVENTS')
-    f.nc.publish('$JS.API.CONSUMER.MSG.NEXT.BANLEDGER_DECISIONS.firewall-web1', sc.encode(JSON.stringify({ batch: 1 })), { reply: 'banledger.events.web2.ssh' })
-    await waitFor(async () => (await count('BANLEDGER_EVENTS')) === events + 1, { what: 'the pulled decision in BANLEDGER_EVENTS', timeout: 2000 })
-    const stray2 = await jsm.streams.getMessage('BANLEDGER_EVENTS', { seq: events + 1 })
-    t.match({ subject: stray2.subject, data: sc.decode(stray2.data) }, { subject: 'banledger.decisions.web', data: 'ban 192.0.2.2' },
-      'a decision, stored in BANLEDGER_EVENTS')
+    await decide('ssh', 'ban 192.0.2.3')
+    const before = await counts()
+    const requests = snapshotReplies.length
+    for (const reply of ['banledger.events.web2.ssh', 'banledger.events.web1.ssh', 'banledger.ledger', 'banledger.decisions.ssh',
+      'banledger.commands.x', 'banledger.snapshot']) {
+      f.nc.publish('$JS.API.CONSUMER.MSG.NEXT.BANLEDGER_DECISIONS.firewall-web1', sc.encode(JSON.stringify({ batch: 10, expires: nanos(1000) })), { reply })
+    }
+    // A pull of its own after them: the consumer served (or dropped) those first.
+    const consumer = await f.js.consumers.get('BANLEDGER_DECISIONS', 'firewall-web1')
+    const m = await consumer.next({ expires: 1500 })
+    m?.ack()
+    t.same(await counts(), before, 'nothing landed in any stream')
+    t.equal(snapshotReplies.length, requests, 'nor did a pulled decision reach the ledger as a snapshot request (through its own export)')
+  })
+
+  t.test('a push consumer delivers only inside its stream\'s account, where no other stream listens', async (t) => {
+    const f = await login(t, 'firewall-web3')
+    const before = await counts()
+    const durable = { durable_name: 'firewall-web3', filter_subject: DECISIONS_FILTER }
+    // A firewall can make its own durable go (an update to inactive_threshold)
+    // and make it again as a push consumer: its own host's service only.
+    await f.jsm.consumers.add('BANLEDGER_DECISIONS', { ...durable, ack_policy: AckPolicy.Explicit, inactive_threshold: nanos(100) })
+    await waitFor(() => jsm.consumers.info('BANLEDGER_DECISIONS', 'firewall-web3').then(() => false, () => true), { what: 'the durable to go', timeout: 5000 })
+    await t.rejects(f.jsm.consumers.add('BANLEDGER_DECISIONS', { ...durable, ack_policy: AckPolicy.None, deliver_subject: 'banledger.decisions.ssh' }),
+      /forms a cycle/, "the stream's own subjects are refused (a cycle)")
+    const pushTo = async (who: typeof f, stream: string, config: Parameters<typeof jsm.consumers.add>[1], name: string) => {
+      await who.jsm.consumers.add(stream, { ack_policy: AckPolicy.None, headers_only: true, ...config })
+      // Deliveries start at once where something listens: give it that long.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const ci = await jsm.consumers.info(stream, name)
+      await jsm.consumers.delete(stream, name)
+      return ci
+    }
+    for (const deliver of ['banledger.ledger', 'banledger.events.web3.ssh', 'banledger.snapshot', '$JS.API.STREAM.DELETE.BANLEDGER_DECISIONS']) {
+      const ci = await pushTo(f, 'BANLEDGER_DECISIONS', { ...durable, deliver_subject: deliver }, 'firewall-web3')
+      t.equal(ci.delivered.stream_seq, 0, `firewall-web3 pushing to ${deliver}: nothing delivered (nothing listens there)`)
+    }
+    // Nor to the ack subject of a message another consumer holds (an empty
+    // body, headers_only, would be an ack).
+    const n = await login(t, 'notifier')
+    const held = await (await n.js.consumers.get('BANLEDGER_DECISIONS', 'notifier')).next({ expires: 2000 })
+    if (held === null) throw new Error('the notifier should hold a decision')
+    const ackSubject = (held as unknown as { reply: string }).reply
+    const ci = await pushTo(f, 'BANLEDGER_DECISIONS', { ...durable, deliver_subject: ackSubject }, 'firewall-web3')
+    t.equal(ci.delivered.stream_seq, 0, `firewall-web3 pushing to the notifier's ack subject ${ackSubject}: nothing delivered`)
+    t.equal((await jsm.consumers.info('BANLEDGER_DECISIONS', 'notifier')).num_ack_pending, 1, 'the notifier still holds its decision unacknowledged')
+    t.equal(await held.ackAck(FAST), true, 'and acknowledges it itself')
+    // The operator creates consumers of any name on both streams (its ordered consumers).
+    const o = await login(t, 'operator')
+    for (const [stream, deliver] of [['BANLEDGER_LEDGER', 'banledger.decisions.ssh'], ['BANLEDGER_DECISIONS', 'banledger.ledger'],
+      ['BANLEDGER_LEDGER', '$JS.API.STREAM.PURGE.BANLEDGER_LEDGER']] as const) {
+      const ci = await pushTo(o, stream, { name: 'rogue', deliver_subject: deliver }, 'rogue')
+      t.equal(ci.delivered.stream_seq, 0, `operator pushing ${stream} to ${deliver}: nothing delivered`)
+    }
+    await t.rejects(o.jsm.consumers.add('BANLEDGER_LEDGER', { name: 'rogue', ack_policy: AckPolicy.None, deliver_subject: 'banledger.ledger' }), /forms a cycle/)
+    t.same(await counts(), before, 'nothing landed in any stream')
+    await appendLedger(`entry ${ledgerSeq + 1}`)
+    t.equal(await count('BANLEDGER_LEDGER'), ledgerSeq, 'the ledger appends as before')
+  })
+
+  t.test('snapshot requests reach the ledger with the reply subject the requester chose: the ledger answers inboxes only', async (t) => {
+    // Stream imports carry the requester's reply subject as it is (a service
+    // import would hand the ledger a server subject, _R_.xxx, which
+    // NatsBus.serveSnapshots refuses). In the ledger's account a reply of
+    // `banledger.ledger` would name its own import of the ledger stream, so
+    // the ledger's check is what keeps this one closed (the end-to-end test
+    // below runs it against the real NatsBus).
+    const f = await login(t, 'firewall-web2')
+    const before = await counts()
+    const requests = snapshotReplies.length
+    f.nc.publish('banledger.snapshot', undefined, { reply: 'banledger.ledger' })
+    await waitFor(() => snapshotReplies.length > requests, { what: 'the request at the ledger' })
+    t.equal(snapshotReplies.at(-1), 'banledger.ledger', 'the reply subject as given')
+    t.same(await snapshot(f.nc), SNAPSHOT, 'an inbox gets its answer')
+    t.same(await counts(), before, 'nothing landed in any stream')
+  })
+
+  t.test("the operator's import of _INBOX.core.> carries snapshot answers only, not the ledger's own traffic", async (t) => {
+    // The ledger connects with the same inbox prefix (_INBOX.core): what
+    // JetStream answers it comes back as service responses, which the
+    // stream export of CORE's inboxes does not carry.
+    const o = await login(t, 'operator')
+    const seen: string[] = []
+    o.nc.subscribe('_INBOX.core.>', { callback: (_err, m) => { seen.push(m.subject) } })
+    await o.nc.flush()
+    await appendLedger(`entry ${ledgerSeq + 1}`)
+    await counts()
+    await jsm.streams.getMessage('BANLEDGER_LEDGER', { seq: 1 })
+    const events = await ljs.consumers.get('BANLEDGER_EVENTS', 'ledger')
+    const m = await events.next({ expires: 2000 })
+    t.ok(m, 'the ledger pulled an event')
+    t.equal(await m?.ackAck(FAST), true)
+    await o.nc.flush()
+    t.same(seen, [], 'none of it reached the operator')
+  })
+
+  // -- The real services ----------------------------------------------------------
+
+  t.test('end to end: the NatsBus of every role, each as its own user, on the shipped config', async (t) => {
+    const server = await startSecuredNats(t)
+    const T0 = Date.UTC(2026, 10, 21, 10, 0, 0)
+    const diverged: Error[] = []
+    const open = async (user: NatsUser, host: string, logger = captureLogs('warn').logger) => {
+      const nc = await connectAs(t, server, user)
+      const bus = new NatsBus({ nc, config: natsConfig(server), host, logger, onDiverged: (err) => diverged.push(err) })
+      t.teardown(() => bus.close())
+      return { nc, bus }
+    }
+
+    // The ledger: the streams, its inputs, the ledger and decisions streams,
+    // snapshots (4,500 bans: three chunks and the end marker).
+    const ledgerLogs = captureLogs('warn')
+    const ledger = await open('ledger', 'core', ledgerLogs.logger)
+    const feed = new MemoryFeed()
+    const inputs: BusInput[] = []
+    await ledger.bus.consumeInputs(async (got) => {
+      inputs.push(...got)
+      feed.commitBans(got.map((i) => i.ip), T0)
+    })
+    await ledger.bus.publishLedger(feed)
+    const bans: SnapshotBan[] = Array.from({ length: 4500 }, (_, i) => ({
+      jail: 'ssh', ip: `2001:db8::${i.toString(16)}`, since: T0, until: T0 + 3_600_000, reason: 'maxretry',
+    }))
+    await ledger.bus.serveSnapshots((): BanSnapshot => ({ seq: feed.seq, at: T0, bans }))
+
+    // The readers of decisions: the firewall of web1 and the notifier.
+    const firewall = await open('firewall-web1', 'web1')
+    const notifier = await open('notifier', 'core')
+    const toFirewall: Decision[] = []
+    const toNotifier: Decision[] = []
+    await firewall.bus.subscribeDecisions('firewall-web1', (ds) => { toFirewall.push(...ds) })
+    await notifier.bus.subscribeDecisions('notifier', (ds) => { toNotifier.push(...ds) })
+
+    // A watcher's events and an operator's command reach the ledger, each
+    // publish resolving on JetStream's acks come back through the import.
+    const watcher = await open('watcher-web1', 'web1')
+    const operator = await open('operator', 'core')
+    const events = [logEvent('web1', '192.0.2.10', T0), logEvent('web1', '192.0.2.11', T0 + 1)]
+    await watcher.bus.publishInputs(events)
+    const command: BusInput = { type: 'operator', action: 'ban', id: 'op-e2e-1', jail: 'ssh', ip: '192.0.2.12', at: T0 + 2, actor: 'alice', reason: 'e2e' }
+    await operator.bus.publishInputs([command])
+    await waitFor(() => inputs.length >= 3, { what: 'the three inputs at the ledger', timeout: 10_000 })
+    t.same(inputs.map((i) => i.id).sort(), [...events.map((e) => e.id), command.id].sort(), 'the ledger got both hosts\' inputs')
+
+    const banned = ['192.0.2.10', '192.0.2.11', '192.0.2.12']
+    await waitFor(() => toFirewall.length >= 3 && toNotifier.length >= 3, { what: 'the decisions at the firewall and the notifier', timeout: 10_000 })
+    t.same(toFirewall.map((d) => d.ip).sort(), banned, 'firewall-web1 got every decision (its durable)')
+    t.same(toNotifier.map((d) => d.ip).sort(), banned, 'the notifier too (its durable)')
+
+    const check = await connectAs(t, server, 'ledger')
+    const cjsm = await check.jetstreamManager()
+    await waitFor(async () => (await cjsm.streams.info('BANLEDGER_LEDGER')).state.last_seq === feed.seq, { what: 'the entries in BANLEDGER_LEDGER' })
+
+    for (const [who, bus] of [['firewall-web1', firewall.bus], ['operator', operator.bus]] as const) {
+      const s = await bus.snapshot()
+      t.equal(s.seq, feed.seq, `${who}: a snapshot at the ledger's sequence`)
+      t.equal(s.bans.length, bans.length, `${who}: every ban, in chunks`)
+      t.same(s.bans.at(-1), bans.at(-1))
+    }
+
+    // The attacks, against the real ledger: a watcher's event with the
+    // ledger stream's subject as reply, a firewall's snapshot request with
+    // that reply (the ledger drops it: not an inbox). The ledger goes on.
+    const before = await Promise.all(['BANLEDGER_LEDGER', 'BANLEDGER_DECISIONS'].map(async (s) => (await cjsm.streams.info(s)).state.messages))
+    watcher.nc.publish('banledger.events.web1.ssh', sc.encode('not an input'), { reply: 'banledger.ledger' })
+    firewall.nc.publish('banledger.snapshot', undefined, { reply: 'banledger.ledger' })
+    await waitFor(() => ledgerLogs.lines.some((l) => l.includes('a snapshot request with reply subject \\"banledger.ledger\\", not an inbox')),
+      { what: 'the ledger to drop the snapshot request' })
+    t.same(await Promise.all(['BANLEDGER_LEDGER', 'BANLEDGER_DECISIONS'].map(async (s) => (await cjsm.streams.info(s)).state.messages)), before,
+      'nothing landed in the ledger or decisions streams')
+    const later = logEvent('web1', '192.0.2.13', T0 + 3)
+    await watcher.bus.publishInputs([later])
+    await waitFor(() => toFirewall.some((d) => d.ip === '192.0.2.13') && toNotifier.some((d) => d.ip === '192.0.2.13'),
+      { what: 'the next decision', timeout: 10_000 })
+    await waitFor(async () => (await cjsm.streams.info('BANLEDGER_LEDGER')).state.last_seq === feed.seq, { what: 'the next entry in BANLEDGER_LEDGER' })
+    t.equal(feed.seq, 4, 'four entries: the garbage event was dropped by the ledger, not appended')
+    t.same(diverged, [], 'the ledger never found its stream diverged')
   })
 }

@@ -82,7 +82,7 @@ if (await requireNatsServer(t)) {
     t.ok(await as('notifier', 'pwabc'), '... "pwabc" is')
   })
 
-  t.test('cluster.conf: three nodes form a JetStream cluster with the same users', async (t) => {
+  t.test('cluster.conf: three nodes form a JetStream cluster with the same accounts and users', async (t) => {
     const cluster = await startSecuredCluster(t)
     const [n1, n2, n3] = cluster.nodes
     if (n1 === undefined || n2 === undefined || n3 === undefined) throw new Error('three nodes')
@@ -109,6 +109,19 @@ if (await requireNatsServer(t)) {
     const watcher = await connectAs(t, { ...cluster, urls: [n2.url] }, 'watcher-web1')
     await t.rejects(watcher.jetstream({ timeout: 2000 }).publish('banledger.ledger', sc.encode('forged')),
       { code: ErrorCode.PermissionsViolation }, 'the permissions hold on every node')
+
+    // The accounts across the routes: a watcher's event reaches the events
+    // stream through its import and the ack comes back; an ack it steers to
+    // banledger.ledger (its reply subject) lands nowhere.
+    await waitFor(() => jsm.streams.add({ name: 'BANLEDGER_EVENTS', subjects: ['banledger.events.>', 'banledger.commands.>'], num_replicas: 3 }),
+      { what: 'an R3 events stream', timeout: 10_000 })
+    const wjs = watcher.jetstream({ timeout: 2000 })
+    const event = await waitFor(() => wjs.publish('banledger.events.web1.ssh', sc.encode('{}'), { msgID: 'event-1' }),
+      { what: 'the R3 events stream to ack through the import', timeout: 5000 })
+    t.equal(event.stream, 'BANLEDGER_EVENTS', 'an event, acked across the import')
+    watcher.publish('banledger.events.web1.ssh', sc.encode('{}'), { reply: 'banledger.ledger' })
+    t.equal((await wjs.publish('banledger.events.web1.ssh', sc.encode('{}'), { msgID: 'event-3' })).seq, 3, 'the one with the steered ack is stored...')
+    t.equal((await jsm.streams.info('BANLEDGER_LEDGER')).state.messages, 1, '... and its ack landed nowhere')
   })
 
   t.test('cluster.conf: a node with a certificate of another CA cannot join', async (t) => {
