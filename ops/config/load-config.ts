@@ -136,13 +136,16 @@ export function parseConfig(text: string, path: string, opts: { hostname: string
   for (const [name, jail] of jails) {
     if (defaults === undefined) continue
     const policy = policyOf(name, jail, defaults ?? {}, problems, rawTop)
-    if (policy === undefined || jail.enabled === false) continue
+    const sourceOk = checkSource(name, jail, problems)
+    if (policy === undefined || !sourceOk || jail.enabled === false) continue
     jailConfigs.push({
       name,
       filter: jail.filter,
       successFilter: jail.success_filter ?? null,
       filterOptions: jail.filter_options ?? {},
-      logpath: jail.logpath.map((p) => resolve(dir, p)),
+      backend: jail.backend ?? 'auto',
+      logpath: (jail.logpath ?? []).map((p) => resolve(dir, p)),
+      journalmatch: jail.journalmatch ?? null,
       ports: jail.ports ?? [],
       protocol: jail.protocol ?? 'tcp',
       ignoreip: jail.ignoreip ?? [],
@@ -212,6 +215,29 @@ function readJails(value: unknown, problems: Problems): [string, JailSection][] 
     if (jail !== undefined && JAIL_NAME.test(name)) jails.push([name, jail])
   }
   return jails
+}
+
+/** A jail reads files (logpath) or the journal (backend: systemd, with an
+ *  optional journalmatch), never both. False after a problem. */
+function checkSource(name: string, jail: JailSection, problems: Problems): boolean {
+  const problem = (key: string, message: string): false => {
+    const at = ['jails', name, key]
+    problems.push({ path: formatPath(at), message }, at)
+    return false
+  }
+  if (jail.backend === 'systemd') {
+    if (jail.logpath !== undefined) {
+      return problem('logpath', 'a jail with backend: systemd reads the systemd journal, not files: remove logpath, or backend to read files')
+    }
+    return true
+  }
+  if (jail.journalmatch !== undefined) {
+    return problem('journalmatch', 'journalmatch is read only with backend: systemd (the jail reads the files in logpath)')
+  }
+  if (jail.logpath === undefined) {
+    return problem('logpath', 'missing; expected a file path or a list of at least one (or backend: systemd to read the systemd journal)')
+  }
+  return true
 }
 
 /** jail value ?? defaults value ?? built-in; grace follows the effective findtime. */

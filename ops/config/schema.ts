@@ -14,6 +14,7 @@ import {
 } from './schema-kit.js'
 import { notifySchema } from '../../services/notifier/notifier-config.js'
 import { busSchema } from '../../services/bus/bus-config.js'
+import { normalise, parseJournalMatch, type JournalMatch } from '../../services/watcher/journal-match.js'
 
 export { HOST_NAME, HOST_NAME_FORMS, JAIL_NAME, JAIL_NAME_FORMS, show }
 
@@ -130,6 +131,37 @@ function hasPaddedOctet(entry: string): boolean {
   return v4.includes('.') && /(^|\.)0\d/.test(v4)
 }
 
+/** Where a jail reads: `auto` (the files in logpath) or `systemd` (the
+ *  journal), fail2ban's names. fail2ban's other backends and its
+ *  `systemd[journalpath=...]` options are not supported. */
+const backend = () =>
+  field<'auto' | 'systemd'>((value, report) => {
+    if (value === 'auto' || value === 'systemd') return value
+    if (typeof value === 'string' && value.startsWith('systemd[')) {
+      report('options of fail2ban\'s systemd backend (journalpath, files, namespace...) are not supported; expected systemd')
+    } else report('expected auto (the files in logpath) or systemd (the systemd journal)')
+    return undefined
+  })
+
+const JOURNALMATCH_FORMS = 'journalctl matches like "_SYSTEMD_UNIT=ssh.service + _COMM=sshd", or a list of such alternatives'
+
+/** fail2ban's `journalmatch` text, or a list of texts (alternatives). */
+const journalMatch = () =>
+  field<JournalMatch>((value, report) => {
+    const items: unknown = typeof value === 'string' ? [value] : value
+    if (!Array.isArray(items) || items.length === 0) {
+      report(`expected ${JOURNALMATCH_FORMS}`)
+      return undefined
+    }
+    const groups: (readonly string[])[] = []
+    items.forEach((item: unknown, index) => {
+      const m = typeof item === 'string' ? parseJournalMatch(item) : `expected ${JOURNALMATCH_FORMS}`
+      if (typeof m !== 'string') groups.push(...m)
+      else report(m, Array.isArray(value) ? { path: [index], input: item } : {})
+    })
+    return normalise(groups)
+  })
+
 const PORT_FORMS = `a number from 1 to 65535 or one of ${Object.keys(PORT_NAMES).join(', ')}`
 
 const portList = () =>
@@ -191,7 +223,10 @@ export const jailSchema = section(
       return undefined
     }).optional(),
     filter_options: filterOptions().optional(),
-    logpath: pathList(),
+    /** Required with backend auto, refused with systemd (load-config). */
+    logpath: pathList().optional(),
+    backend: backend().optional(),
+    journalmatch: journalMatch().optional(),
     ports: portList().optional(),
     protocol: z.enum(['tcp', 'udp'], { error: 'expected tcp or udp' }).optional(),
     ignoreip: addressList().optional(),

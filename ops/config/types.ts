@@ -3,6 +3,7 @@
 import type { JailPolicy, Millis } from '../../ledger/rules/types.js'
 import type { NotifyConfig } from '../../services/notifier/notifier-config.js'
 import type { BusConfig } from '../../services/bus/bus-config.js'
+import type { JournalMatch } from '../../services/watcher/journal-match.js'
 
 export type Protocol = 'tcp' | 'udp'
 
@@ -15,8 +16,14 @@ export type JailConfig = Readonly<{
   successFilter: string | null
   /** fail2ban filter options (`mode`, `logtype`...), for fail2ban filters. */
   filterOptions: Readonly<Record<string, string>>
-  /** Absolute paths (relative ones are resolved against the config file's folder). */
+  /** `auto`: the files in `logpath`; `systemd`: the systemd journal. */
+  backend: 'auto' | 'systemd'
+  /** Absolute paths (relative ones are resolved against the config file's
+   *  folder); empty with backend systemd. */
   logpath: readonly string[]
+  /** The jail's journalctl matches (backend systemd), which replace its
+   *  filters' own; null: the filters' (see filters-from-config.ts). */
+  journalmatch: JournalMatch | null
   ports: readonly number[]
   protocol: Protocol
   /** Extra ignore entries for this jail only, added to the global ones. */

@@ -1,6 +1,8 @@
 // Durable read positions of followed log files, keyed by file identity
-// (see file-follower.ts for what an identity is). One small JSON file holds
-// every followed file of a host; one OffsetStore instance owns it.
+// (see file-follower.ts for what an identity is), and of journal sources,
+// keyed `journal:<matches>` with journalctl's cursor (journal-follower.ts).
+// One small JSON file holds every source of a host; one OffsetStore
+// instance owns it.
 //
 // Contract: an offset is `set` only after the lines before it were
 // acknowledged downstream, so losing the last unflushed `set`s (crash) only
@@ -30,6 +32,9 @@ export type OffsetEntry = Readonly<{
   offset: number
   /** Milliseconds since the epoch of the last `set`. */
   updatedAt: number
+  /** A journal source's position: the cursor of the last acknowledged
+   *  entry (then `path` is the key and `offset` 0). */
+  cursor?: string
 }>
 
 export type OffsetStoreOptions = Readonly<{
@@ -99,9 +104,36 @@ export class OffsetStore {
   /** Records an acknowledged position. Cheap: memory only; written by the
    *  next batched flush. */
   set(fileId: string, path: string, offset: number): void {
-    if (this.#closed) throw new TypeError('OffsetStore: set() after close()')
     if (!Number.isSafeInteger(offset) || offset < 0) throw new TypeError(`OffsetStore: bad offset ${offset}`)
-    this.#entries.set(fileId, { path, offset, updatedAt: this.#now() })
+    this.#put(fileId, { path, offset, updatedAt: this.#now() })
+  }
+
+  /** The cursor stored for journal source `key`, if any. */
+  async getCursor(key: string): Promise<string | undefined> {
+    await this.load()
+    return this.#entries.get(key)?.cursor
+  }
+
+  /** Records the cursor of journal source `key`'s last acknowledged entry
+   *  (same contract and batching as `set`). */
+  setCursor(key: string, cursor: string): void {
+    if (typeof cursor !== 'string' || cursor === '') throw new TypeError('OffsetStore: bad cursor')
+    this.#put(key, { path: key, offset: 0, updatedAt: this.#now(), cursor })
+  }
+
+  /** Forgets `id` (a cursor journalctl refused, say). */
+  delete(id: string): void {
+    if (this.#closed) throw new TypeError('OffsetStore: delete() after close()')
+    if (this.#entries.delete(id)) this.#schedule()
+  }
+
+  #put(id: string, entry: OffsetEntry): void {
+    if (this.#closed) throw new TypeError('OffsetStore: set() after close()')
+    this.#entries.set(id, entry)
+    this.#schedule()
+  }
+
+  #schedule(): void {
     this.#dirty = true
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined
@@ -194,7 +226,7 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   }
 }
 
-/** The file's shape: `{"version":1,"files":{"<fileId>":{"path","offset","updatedAt"}}}`. */
+/** The file's shape: `{"version":1,"files":{"<fileId>":{"path","offset","updatedAt"[,"cursor"]}}}`. */
 function parse(text: string): Map<string, OffsetEntry> {
   const raw: unknown = JSON.parse(text)
   if (!isRecord(raw) || raw['version'] !== FORMAT_VERSION || !isRecord(raw['files'])) {
@@ -204,10 +236,12 @@ function parse(text: string): Map<string, OffsetEntry> {
   for (const [id, e] of Object.entries(raw['files'])) {
     if (!isRecord(e) || typeof e['path'] !== 'string'
       || !Number.isSafeInteger(e['offset']) || (e['offset'] as number) < 0
-      || typeof e['updatedAt'] !== 'number' || !Number.isFinite(e['updatedAt'])) {
+      || typeof e['updatedAt'] !== 'number' || !Number.isFinite(e['updatedAt'])
+      || (e['cursor'] !== undefined && (typeof e['cursor'] !== 'string' || e['cursor'] === ''))) {
       throw new Error(`bad entry for ${JSON.stringify(id).slice(0, 100)}`)
     }
-    files.set(id, { path: e['path'], offset: e['offset'] as number, updatedAt: e['updatedAt'] })
+    const entry = { path: e['path'], offset: e['offset'] as number, updatedAt: e['updatedAt'] }
+    files.set(id, typeof e['cursor'] === 'string' ? { ...entry, cursor: e['cursor'] } : entry)
   }
   return files
 }

@@ -1,19 +1,29 @@
-// The watcher: follows each jail's log files, runs its filters and
-// publishes failure/success events. A file's offset moves only after the
-// bus acknowledged the events of the lines before it, so a crash re-reads,
-// never skips; event ids are deterministic (host, file identity, byte
-// offset, jail), so a re-read line is the same event and the ledger drops it.
+// The watcher: follows each jail's log files, or the systemd journal, runs
+// its filters and publishes failure/success events. A file's offset (a
+// journal source's cursor) moves only after the bus acknowledged the events
+// of the lines before it, so a crash re-reads, never skips; event ids are
+// deterministic (host, file identity and byte offset or journal entry,
+// jail), so a re-read line is the same event and the ledger drops it.
+//
+// Jails on the journal with the same matches share one journalctl (one
+// source, keyed `journal:<matches>`), as jails on one file share a follower.
 import fg from 'fast-glob'
 import type { Logger } from 'pino'
 import type { LogEvent, Millis } from '../../ledger/rules/types.js'
 import type { Bus } from '../bus/bus.js'
 import { FileFollower, type LogLine } from './file-follower.js'
 import type { LineFilter } from './filters/filter.js'
+import { JournalFollower, type JournalLine } from './journal-follower.js'
+import { formatMatch, type JournalMatch } from './journal-match.js'
 import { OffsetStore } from './offset-store.js'
 
 export type WatchedJail = Readonly<{
   name: string
+  /** The files read (empty for a jail on the journal). */
   logpath: readonly string[]
+  /** journalctl matches when the jail reads the systemd journal
+   *  (`backend: systemd`), else null. */
+  journal: JournalMatch | null
   failure: LineFilter
   success: LineFilter | null
   /** Events older than this (the jail's findtime, or its grace when longer)
@@ -43,12 +53,16 @@ export const isGlob = (path: string): boolean => fg.isDynamicPattern(path)
 const MAX_BACKOFF = 60_000
 const UNTRUSTED_MAX = 200
 
-/** Turns the lines of one file into events for every jail that reads it. */
+/** Turns the lines of one source (a file or a journal source) into events
+ *  for every jail that reads it. */
 export function eventsOfLines(
-  lines: readonly LogLine[], jails: readonly WatchedJail[], host: string, now: Millis,
+  lines: readonly (LogLine | JournalLine)[], jails: readonly WatchedJail[], host: string, now: Millis,
 ): LogEvent[] {
   const events: LogEvent[] = []
   for (const line of lines) {
+    const journal = 'entryId' in line
+    const where = journal ? `journal/${line.entryId}` : `${line.fileId}/${line.offset}`
+    const source = journal ? 'journal' : line.path
     for (const jail of jails) {
       let kind: 'failure' | 'success' = 'failure'
       let m = jail.failure.match(line.text, now)
@@ -58,8 +72,8 @@ export function eventsOfLines(
       }
       if (m === null || m.at < now - jail.horizon) continue
       events.push({
-        type: 'log', kind, id: `${host}/${line.fileId}/${line.offset}/${jail.name}`, jail: jail.name,
-        ip: m.ip, at: m.at, host, source: line.path, receivedAt: now,
+        type: 'log', kind, id: `${host}/${where}/${jail.name}`, jail: jail.name,
+        ip: m.ip, at: m.at, host, source, receivedAt: now,
         ...(m.user !== undefined ? { user: m.user } : {}),
       })
     }
@@ -67,7 +81,19 @@ export function eventsOfLines(
   return events
 }
 
-type Followed = { path: string; jails: WatchedJail[]; follower: FileFollower | null; backoff: number; restartAt: number }
+/** What the supervisor needs of a source. */
+type Source = Readonly<{ state: string; error: Error | undefined; close: () => Promise<void> }>
+
+/** One source: a file (`name` is its path) or a journal source (`name` is
+ *  its key, `journal:<matches>`, and `journal` its matches). */
+type Followed = {
+  name: string
+  journal: JournalMatch | null
+  jails: WatchedJail[]
+  follower: Source | null
+  backoff: number
+  restartAt: number
+}
 
 export class Watcher {
   readonly #opts: WatcherOptions
@@ -86,13 +112,22 @@ export class Watcher {
       onError: err => opts.logger.warn({ err }, 'watcher offsets: %s', err.message),
     })
     const byPath = new Map<string, WatchedJail[]>()
+    const byMatch = new Map<string, { journal: JournalMatch; jails: WatchedJail[] }>()
     for (const jail of opts.jails) {
+      if (jail.journal !== null) {
+        const key = `journal:${formatMatch(jail.journal)}`
+        const group = byMatch.get(key) ?? { journal: jail.journal, jails: [] }
+        group.jails.push(jail)
+        byMatch.set(key, group)
+        continue
+      }
       for (const path of jail.logpath) {
         const into = isGlob(path) ? this.#patterns : byPath
         into.set(path, [...(into.get(path) ?? []), jail])
       }
     }
-    for (const [path, jails] of byPath) this.#followed.push({ path, jails, follower: null, backoff: MIN_BACKOFF, restartAt: 0 })
+    for (const [name, jails] of byPath) this.#followed.push(followed(name, null, jails))
+    for (const [name, { journal, jails }] of byMatch) this.#followed.push(followed(name, journal, jails))
   }
 
   async start(): Promise<void> {
@@ -130,9 +165,9 @@ export class Watcher {
         this.#opts.logger.info({ pattern }, 'no file matches %s yet; looking again every %ds', pattern, this.#rescanEvery() / 1000)
       }
       for (const path of matches.sort()) {
-        if (this.#followed.some(f => f.path === path)) continue
+        if (this.#followed.some(f => f.name === path)) continue
         this.#unmatched.delete(pattern)
-        const f: Followed = { path, jails, follower: null, backoff: MIN_BACKOFF, restartAt: 0 }
+        const f = followed(path, null, jails)
         this.#followed.push(f)
         await this.#startOne(f)
       }
@@ -140,27 +175,49 @@ export class Watcher {
   }
 
   async #startOne(f: Followed): Promise<void> {
-    const { logger, bus, host, now } = this.#opts
+    if (f.journal !== null) return this.#startJournal(f, f.journal)
+    const { logger } = this.#opts
     const follower = new FileFollower({
-      path: f.path,
+      path: f.name,
       offsets: this.#offsets,
       maxLineBytes: this.#opts.maxLineBytes,
       pollInterval: this.#opts.pollInterval,
-      onError: err => logger.warn({ path: f.path, err: err.message }, 'log source: %s', err.message),
-      onLines: async lines => {
-        for (const line of lines) {
-          if (line.truncated === true) {
-            logger.debug({ path: f.path, offset: line.offset, untrusted: line.text.slice(0, UNTRUSTED_MAX) }, 'overlong line cut')
-          }
-        }
-        const events = eventsOfLines(lines, f.jails, host, now())
-        if (events.length > 0) await bus.publishInputs(events)
-        f.backoff = MIN_BACKOFF
-      },
+      onError: err => logger.warn({ path: f.name, err: err.message }, 'log source: %s', err.message),
+      onLines: lines => this.#publish(f, lines),
     })
     f.follower = follower
     await follower.start()
-    logger.info({ path: f.path, jails: f.jails.map(j => j.name) }, 'watching %s', f.path)
+    logger.info({ path: f.name, jails: f.jails.map(j => j.name) }, 'watching %s', f.name)
+  }
+
+  /** journalctl for the jails of `f`; without a stored cursor it reads
+   *  back as far as the longest horizon of those jails. */
+  async #startJournal(f: Followed, journal: JournalMatch): Promise<void> {
+    const { logger, now } = this.#opts
+    const follower = new JournalFollower({
+      key: f.name,
+      matches: journal,
+      offsets: this.#offsets,
+      maxLineBytes: this.#opts.maxLineBytes,
+      since: now() - Math.max(...f.jails.map(j => j.horizon)),
+      onNotice: (level, message, detail) => logger[level]({ source: f.name, ...detail }, message),
+      onLines: lines => this.#publish(f, lines),
+    })
+    f.follower = follower
+    await follower.start()
+    logger.info({ source: f.name, jails: f.jails.map(j => j.name) }, 'watching the journal (%s)', formatMatch(journal))
+  }
+
+  async #publish(f: Followed, lines: readonly (LogLine | JournalLine)[]): Promise<void> {
+    const { logger, bus, host, now } = this.#opts
+    for (const line of lines) {
+      if (line.truncated === true) {
+        logger.debug({ ...where(f), ...('offset' in line ? { offset: line.offset } : {}), untrusted: line.text.slice(0, UNTRUSTED_MAX) }, 'overlong line cut')
+      }
+    }
+    const events = eventsOfLines(lines, f.jails, host, now())
+    if (events.length > 0) await bus.publishInputs(events)
+    f.backoff = MIN_BACKOFF
   }
 
   async #supervise(): Promise<void> {
@@ -168,14 +225,14 @@ export class Watcher {
       if (this.#closed !== null) return
       const follower = f.follower
       if (follower !== null && follower.state === 'failed') {
-        this.#opts.logger.error({ path: f.path, err: follower.error?.message, retryInMs: f.backoff },
-          'log source %s stopped: %s; restarting in %ds', f.path, follower.error?.message, f.backoff / 1000)
+        this.#opts.logger.error({ ...where(f), err: follower.error?.message, retryInMs: f.backoff },
+          'log source %s stopped: %s; restarting in %ds', f.name, follower.error?.message, f.backoff / 1000)
         f.follower = null
         f.restartAt = Date.now() + f.backoff
         f.backoff = Math.min(f.backoff * 2, MAX_BACKOFF)
         await follower.close()
       } else if (follower === null && Date.now() >= f.restartAt) {
-        await this.#startOne(f).catch(err => this.#opts.logger.error({ err }, 'cannot restart %s', f.path))
+        await this.#startOne(f).catch(err => this.#opts.logger.error({ err }, 'cannot restart %s', f.name))
       }
     }
   }
@@ -190,4 +247,11 @@ export class Watcher {
     })()
     return this.#closed
   }
+}
+
+/** A file source's path, a journal source's key, for log lines. */
+const where = (f: Followed): { path: string } | { source: string } => (f.journal === null ? { path: f.name } : { source: f.name })
+
+function followed(name: string, journal: JournalMatch | null, jails: WatchedJail[]): Followed {
+  return { name, journal, jails, follower: null, backoff: MIN_BACKOFF, restartAt: 0 }
 }

@@ -61,7 +61,9 @@ t.test('a minimal file gets the seed defaults', async (t) => {
       filter: 'sshd',
       successFilter: null,
       filterOptions: {},
+      backend: 'auto',
       logpath: ['/var/log/auth.log'],
+      journalmatch: null,
       ports: [],
       protocol: 'tcp',
       ignoreip: [],
@@ -112,7 +114,9 @@ jails:
     filter: 'sshd',
     successFilter: 'sshd-success',
     filterOptions: {},
+    backend: 'auto',
     logpath: ['/var/log/auth.log'],
+    journalmatch: null,
     ports: [22, 443],
     protocol: 'tcp',
     ignoreip: ['10.0.0.0/8'],
@@ -601,4 +605,67 @@ bus:
 ${MINIMAL}`)
   t.match(problem(two, 'bus.nats')?.message, /one way to log in/)
   t.match(problem(failure(`bus: kafka\n${MINIMAL}`), 'bus')?.message, /expected embedded, or a mapping/)
+})
+
+t.test('backend: systemd reads the journal: no logpath, an optional journalmatch (issue 3)', async (t) => {
+  const config = parse(`
+jails:
+  ssh: { filter: sshd, backend: systemd }
+  mail:
+    filter: postfix
+    backend: systemd
+    journalmatch: "_SYSTEMD_UNIT=postfix@-.service + _SYSTEMD_UNIT=postfix.service SYSLOG_IDENTIFIER=postfix/smtpd"
+  alt: { filter: sshd, backend: systemd, journalmatch: [_COMM=sshd, "_COMM=sshd-session + _COMM=sshd"] }
+  files: { filter: sshd, backend: auto, logpath: /var/log/auth.log }
+`)
+  t.match(jail(config, 'ssh'), { backend: 'systemd', logpath: [], journalmatch: null }, 'the filter\'s matches apply')
+  t.same(jail(config, 'mail').journalmatch, [
+    ['SYSLOG_IDENTIFIER=postfix/smtpd', '_SYSTEMD_UNIT=postfix.service'],
+    ['_SYSTEMD_UNIT=postfix@-.service'],
+  ], 'groups split on +, terms and groups sorted')
+  t.same(jail(config, 'alt').journalmatch, [['_COMM=sshd'], ['_COMM=sshd-session']], 'a list is alternatives; duplicates go')
+  t.match(jail(config, 'files'), { backend: 'auto', logpath: ['/var/log/auth.log'], journalmatch: null })
+})
+
+t.test('backend, logpath and journalmatch: every conflict is a clear problem', async (t) => {
+  const err = failure(`
+jails:
+  both: { filter: sshd, backend: systemd, logpath: /var/log/auth.log }
+  none: { filter: sshd }
+  stray: { filter: sshd, logpath: /var/log/auth.log, journalmatch: _COMM=sshd }
+  other: { filter: sshd, backend: pyinotify, logpath: /l }
+  opts: { filter: sshd, backend: "systemd[journalpath=/x]" }
+`)
+  t.match(problem(err, 'jails.both.logpath'), { line: 3, message: /backend: systemd reads the systemd journal, not files: remove logpath/ })
+  t.match(problem(err, 'jails.none.logpath')?.message, /missing; .*or backend: systemd/)
+  t.match(problem(err, 'jails.stray.journalmatch')?.message, /only with backend: systemd/)
+  t.match(problem(err, 'jails.other.backend')?.message, /expected auto \(the files in logpath\) or systemd/)
+  t.match(problem(err, 'jails.opts.backend')?.message, /options of fail2ban's systemd backend .* not supported/)
+  t.equal(err.problems.length, 5, JSON.stringify(err.problems))
+})
+
+t.test('journalmatch: FIELD=value terms only, checked strictly', async (t) => {
+  const bad: [string, RegExp][] = [
+    ['sshd', /"sshd" is not FIELD=value/],
+    ['_comm=sshd', /a field name is A-Z, 0-9 and _/],
+    ['1FIELD=x', /not starting with a digit/],
+    ['_COMM=', /the value is empty/],
+    ['"_COMM=sshd"', /is not FIELD=value|a field name/],
+    ["_COMM='ssh d'", /quotes and control characters/],
+    ['+ _COMM=sshd', /"\+" must stand between two groups/],
+    ['_COMM=sshd +', /"\+" must stand between two groups/],
+    ['_COMM=sshd + + _COMM=x', /"\+" must stand between two groups/],
+    [`_COMM=${'x'.repeat(300)}`, /longer than 256/],
+    ['--follow', /is not FIELD=value/],
+    ['_COMM=a\u0007b', /control characters/],
+  ]
+  for (const [text, message] of bad) {
+    const err = failure(`jails:\n  ssh: { filter: sshd, backend: systemd, journalmatch: ${JSON.stringify(text)} }\n`)
+    t.match(problem(err, 'jails.ssh.journalmatch')?.message, message, text)
+  }
+  const list = failure(`jails:\n  ssh: { filter: sshd, backend: systemd, journalmatch: [_COMM=sshd, nope, 3] }\n`)
+  t.match(problem(list, 'jails.ssh.journalmatch[1]')?.message, /"nope" is not FIELD=value/)
+  t.match(problem(list, 'jails.ssh.journalmatch[2]')?.message, /expected journalctl matches/)
+  t.match(problem(failure(`jails:\n  ssh: { filter: sshd, backend: systemd, journalmatch: [] }\n`), 'jails.ssh.journalmatch')?.message,
+    /expected journalctl matches/)
 })

@@ -136,3 +136,29 @@ t.test('a failed background write is reported and retried by the next flush', as
   await store.close()
   t.equal(JSON.parse(await readFile(file, 'utf8')).files.a.offset, 1, 'written once possible')
 })
+
+t.test('journal cursors: stored beside file offsets, read back, forgotten on request', async (t) => {
+  const dir = await tempDir(t)
+  const file = join(dir, 'offsets.json')
+  const a = openStore(t, file, { flushInterval: 60_000, now: () => 5 })
+  a.set('1:2:aaaa', '/var/log/auth.log', 9)
+  a.setCursor('journal:_COMM=sshd', 's=1;i=2;b=3;m=4;t=5;x=6')
+  a.setCursor('journal:_COMM=x', 's=1;i=3')
+  t.equal(await a.getCursor('journal:_COMM=sshd'), 's=1;i=2;b=3;m=4;t=5;x=6')
+  t.equal(await a.getCursor('1:2:aaaa'), undefined, 'a file entry has no cursor')
+  a.delete('journal:_COMM=x')
+  await a.close()
+  t.same(JSON.parse(await readFile(file, 'utf8')).files, {
+    '1:2:aaaa': { path: '/var/log/auth.log', offset: 9, updatedAt: 5 },
+    'journal:_COMM=sshd': { path: 'journal:_COMM=sshd', offset: 0, updatedAt: 5, cursor: 's=1;i=2;b=3;m=4;t=5;x=6' },
+  })
+  const b = openStore(t, file)
+  t.equal(await b.getCursor('journal:_COMM=sshd'), 's=1;i=2;b=3;m=4;t=5;x=6')
+  t.equal(await b.getCursor('journal:_COMM=x'), undefined)
+  t.throws(() => b.setCursor('k', ''), TypeError)
+
+  const errors: Error[] = []
+  await writeFile(file, '{"version":1,"files":{"journal:x":{"path":"journal:x","offset":0,"updatedAt":0,"cursor":7}}}')
+  await new OffsetStore(file, { onError: (e) => errors.push(e) }).load()
+  t.match(errors, [{ code: 'BANLEDGER_OFFSETS_CORRUPT' }], 'a cursor that is not a string makes the file corrupt')
+})
