@@ -30,7 +30,7 @@ import {
 import { BatchPublisher } from './batch-publish.js'
 import { DurableFollower } from './durable-follower.js'
 import { LedgerPublisher } from './ledger-publisher.js'
-import { consumerName, hostToken, natsNames, type NatsNames } from './nats-names.js'
+import { consumerName, hostToken, inboxPrefix, natsNames, type NatsNames } from './nats-names.js'
 import { RejectLog } from './reject-log.js'
 
 /** Bans per snapshot message: well under NATS's 1 MiB default payload. */
@@ -76,14 +76,10 @@ export class NatsBus implements Bus {
     this.#js = opts.nc.jetstream({ timeout: PUBLISH_TIMEOUT })
     this.#jsm = opts.nc.jetstreamManager({ checkAPI: false })
     this.#names = natsNames(opts.config)
-    this.#publisher = new BatchPublisher(opts.nc, opts.config.inboxPrefix ?? `_INBOX.${hostToken(opts.host)}`)
+    this.#publisher = new BatchPublisher(opts.nc, inboxPrefix(opts.config, opts.host))
     this.#logger = opts.logger
     this.#host = opts.host
     this.#onDiverged = opts.onDiverged ?? (() => {})
-  }
-
-  get names(): NatsNames {
-    return this.#names
   }
 
   async publishInputs(inputs: readonly BusInput[]): Promise<void> {

@@ -7,7 +7,7 @@ import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnectio
 import type { Logger } from 'pino'
 import { readSecret } from '../../notifier/secrets.js'
 import type { NatsBusConfig } from '../bus-config.js'
-import { hostToken } from './nats-names.js'
+import { inboxPrefix } from './nats-names.js'
 
 export type ConnectDeps = Readonly<{
   host: string
@@ -22,7 +22,7 @@ export async function connectionOptions(config: NatsBusConfig, deps: ConnectDeps
   const opts: ConnectionOptions = {
     servers: [...config.servers],
     name: deps.name,
-    inboxPrefix: config.inboxPrefix ?? `_INBOX.${hostToken(deps.host)}`,
+    inboxPrefix: inboxPrefix(config, deps.host),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     reconnectJitter: 500,

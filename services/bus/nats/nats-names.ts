@@ -42,5 +42,10 @@ export function natsNames(config: Pick<NatsBusConfig, 'subjectPrefix' | 'streamP
   }
 }
 
+/** The inbox subjects of `host`'s processes: `bus.nats.inbox_prefix`, else
+ *  `_INBOX.<host token>`, so that a server can keep each host to its own replies. */
+export const inboxPrefix = (config: Pick<NatsBusConfig, 'inboxPrefix'>, host: string): string =>
+  config.inboxPrefix ?? `_INBOX.${hostToken(host)}`
+
 /** A durable consumer name from a group name: letters, digits, _ and -. */
 export const consumerName = (group: string): string => group.replace(/[^A-Za-z0-9_-]/g, '~').slice(0, 64)
