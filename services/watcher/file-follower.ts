@@ -30,7 +30,9 @@ import { createHash } from 'node:crypto'
 import { open, stat } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import type { Millis } from '../../ledger/rules/types.js'
 import type { OffsetStore } from './offset-store.js'
+import { seekByTime, type TimeOf } from './seek-by-time.js'
 import { CodedError } from '../coded-error.js'
 
 export type LogLine = Readonly<{
@@ -63,6 +65,9 @@ export type FollowerOptions = Readonly<{
    *  history in the OffsetStore. Files that appear later (created, rotated
    *  in) are always read from their start. Default 'start'. */
   startAt?: 'start' | 'end'
+  /** With startAt 'start': in a large file never seen before, begin near
+   *  the first line at or after `since` (seek-by-time.ts), not at byte 0. */
+  seek?: Readonly<{ since: Millis; timeOf: TimeOf }>
   /** Default 1000. */
   maxChunkLines?: number
   /** For logging: a missing or unreadable file (each reported once until it
@@ -248,8 +253,9 @@ export class FileFollower {
     let pos = 0
     if (stored !== undefined) {
       pos = stored > size ? 0 : stored // beyond the end: truncated meanwhile
-    } else if (initial && this.#o.startAt === 'end' && (await this.#o.offsets.entriesFor(this.#o.path)).size === 0) {
-      pos = await endOfLastLine(t.fh, size, this.#buf)
+    } else if (initial && (await this.#o.offsets.entriesFor(this.#o.path)).size === 0) {
+      if (this.#o.startAt === 'end') pos = await endOfLastLine(t.fh, size, this.#buf)
+      else if (this.#o.seek !== undefined) pos = await seekByTime(t.fh, size, this.#o.seek.since, this.#o.seek.timeOf)
     }
     t.pos = t.lineStart = pos
     this.#commit(t, pos)

@@ -15,6 +15,7 @@ import { FileFollower, type LogLine } from './file-follower.js'
 import type { LineFilter } from './filters/filter.js'
 import { JournalFollower, type JournalLine } from './journal-follower.js'
 import { formatMatch, type JournalMatch } from './journal-match.js'
+import { parseSyslogTime } from './filters/syslog-time.js'
 import { OffsetStore } from './offset-store.js'
 
 export type WatchedJail = Readonly<{
@@ -176,9 +177,12 @@ export class Watcher {
 
   async #startOne(f: Followed): Promise<void> {
     if (f.journal !== null) return this.#startJournal(f, f.journal)
-    const { logger } = this.#opts
+    const { logger, now } = this.#opts
     const follower = new FileFollower({
       path: f.name,
+      // A first start needs only the jails' horizon: bisect a large file on
+      // its syslog times rather than read it all (other formats: from 0).
+      seek: { since: now() - Math.max(...f.jails.map(j => j.horizon)), timeOf: line => parseSyslogTime(line, now())?.at ?? null },
       offsets: this.#offsets,
       maxLineBytes: this.#opts.maxLineBytes,
       pollInterval: this.#opts.pollInterval,

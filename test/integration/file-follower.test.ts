@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { FileFollower } from '../../services/watcher/file-follower.js'
 import type { FollowerOptions, LogLine } from '../../services/watcher/file-follower.js'
 import { OffsetStore } from '../../services/watcher/offset-store.js'
+import { SEEK_MIN_SIZE, seekByTime } from '../../services/watcher/seek-by-time.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 type Env = { dir: string; log: string; offsetsFile: string }
@@ -391,4 +392,57 @@ t.test('bad options are programming errors', async (t) => {
   t.throws(() => new FileFollower({ ...base, maxLineBytes: 0 }), TypeError)
   t.throws(() => new FileFollower({ ...base, pollInterval: 0 }), TypeError)
   t.throws(() => new FileFollower({ ...base, maxChunkLines: 0 }), TypeError)
+})
+
+// -- first start in a large file: bisect to the horizon (seek-by-time.ts) --
+
+const HOUR = 3_600_000
+const SEEK_END = Date.UTC(2026, 10, 21, 12, 0, 0)
+/** `n` RFC 3339 lines over the 10 days before SEEK_END, ascending. */
+function timedLog(n: number): { text: string; times: number[] } {
+  const times = Array.from({ length: n }, (_, i) => SEEK_END - 240 * HOUR + Math.floor((i * 240 * HOUR) / n))
+  const text = times.map((at, i) => `${new Date(at).toISOString().replace('Z', '+00:00')} web1 sshd[${i}]: Failed password for root from 192.0.2.${i % 250} port 22 ssh2\n`).join('')
+  return { text, times }
+}
+const timeOf = (line: string): number | null => {
+  const m = /^(\S+) /.exec(line)
+  const at = m === null ? NaN : Date.parse(m[1] as string)
+  return Number.isNaN(at) ? null : at
+}
+
+t.test('seekByTime: a large file is entered near the horizon, never after a line within it', async (t) => {
+  const env = await makeEnv(t)
+  const { text, times } = timedLog(40_000)
+  await writeFile(env.log, text)
+  const since = SEEK_END - 24 * HOUR
+  const fh = await open(env.log, 'r')
+  t.teardown(() => fh.close())
+  const size = Buffer.byteLength(text)
+  t.ok(size > SEEK_MIN_SIZE, `${size} bytes: large enough to seek`)
+  const at = await seekByTime(fh, size, since, timeOf)
+  const firstWithin = times.findIndex(x => x >= since)
+  const offsetOf = (i: number) => Buffer.byteLength(text.split('\n').slice(0, i).join('\n')) + (i > 0 ? 1 : 0)
+  t.ok(at <= offsetOf(firstWithin), 'no line within the horizon is skipped')
+  t.ok(at > size * 0.8, `most of the file is skipped (${at} of ${size} bytes)`)
+  t.equal(text[at - 1], '\n', 'at the start of a line')
+  t.equal(await seekByTime(fh, size, since, () => null), 0, 'times it cannot read: from the start')
+  t.equal(await seekByTime(fh, SEEK_MIN_SIZE - 1, since, timeOf), 0, 'a small file: from the start')
+})
+
+t.test('a first start with seek reads every line within the horizon; a restart resumes at its offset', async (t) => {
+  const env = await makeEnv(t)
+  const { text, times } = timedLog(40_000)
+  await writeFile(env.log, text)
+  const since = SEEK_END - 24 * HOUR
+  const wanted = times.filter(x => x >= since).length
+  const first = await run(t, env, { seek: { since, timeOf } })
+  await waitFor(() => first.lines.some(l => l.text.includes(`sshd[39999]`)), { what: 'the last line', timeout: 10_000 })
+  const within = first.lines.filter(l => (timeOf(l.text) ?? 0) >= since)
+  t.equal(within.length, wanted, 'every line within the horizon')
+  t.ok(first.lines.length < wanted + 2000, `few lines before it (${first.lines.length - wanted})`)
+  await first.stop()
+  await appendFile(env.log, `${new Date(SEEK_END).toISOString()} web1 sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2\n`)
+  const again = await run(t, env, { seek: { since, timeOf } })
+  await waitFor(() => again.lines.length >= 1, { what: 'the appended line' })
+  t.equal(again.lines.length, 1, 'a restart does not seek: it resumes after the committed lines')
 })
