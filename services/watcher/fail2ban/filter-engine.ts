@@ -20,6 +20,7 @@ import { truncateUser } from '../filters/filter.js'
 import { DateDetector } from './date-detector.js'
 import { Fail2banError } from './errors.js'
 import { translatePythonRegex, type TranslatedRegex } from './python-regex.js'
+import { leadChars } from './lead-chars.js'
 import { expandTags, FAILURE_ID_GROUPS } from './tags.js'
 import type { FilterDefinition } from './filter-reader.js'
 
@@ -75,8 +76,29 @@ export type CompileOptions = {
 }
 
 type Tuple = readonly [string, string, string]
+/** An EngineResult under construction (keys added in EngineResult's order). */
+type Building = { -readonly [K in keyof EngineResult]?: EngineResult[K] } & { time: number; host: string; ip: string | null; regexIndex: number }
 type Groups = Record<string, unknown>
-const join = (lines: readonly Tuple[]): string => `${lines.map((t) => t[0] + t[2]).join('\n')}\n`
+const join = (lines: readonly Tuple[]): string => {
+  if (lines.length === 1) {
+    const t = lines[0] as Tuple
+    return `${t[0]}${t[2]}\n`
+  }
+  return `${lines.map((t) => t[0] + t[2]).join('\n')}\n`
+}
+/** `{ ...a, ...b }` for plain objects, without the spread's slow paths. */
+const merged = (a: Groups, b: Groups): Groups => {
+  const o: Groups = {}
+  for (const k in a) o[k] = a[k]
+  for (const k in b) o[k] = b[k]
+  return o
+}
+/** `delete o[k]` for the engine's group objects: every read of them is by
+ *  value (undefined = absent), and deleting would turn them into slow
+ *  dictionary-mode objects. */
+const unset = (o: Groups, k: string): void => {
+  if (o[k] !== undefined) o[k] = undefined
+}
 const truthy = (v: unknown): boolean => v !== undefined && v !== null && v !== '' && v !== 0 && v !== false
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
 // eslint-disable-next-line no-control-regex -- Python's line breaks include these controls
@@ -84,19 +106,23 @@ const PY_LINES = new RegExp('\\r\\n|[\\n\\r\\v\\f\\x1c-\\x1e\\x85\\u2028\\u2029]
 
 class Rx {
   readonly tr: TranslatedRegex
+  readonly risky: boolean
+  /** First characters that can start a match (lead-chars.ts), or null. */
+  private readonly lead: Uint8Array | null
+  private readonly names: readonly string[]
   private readonly alt: [string, string][]
   matched: Tuple[] = []
   unmatched: Tuple[] = []
   constructor(readonly source: string, readonly maxRisky: number, opts: { useDns: string; multiline: boolean }) {
-    this.tr = translatePythonRegex(expandTags(source, { useDns: opts.useDns }), { multiline: opts.multiline })
+    const expanded = expandTags(source, { useDns: opts.useDns })
+    this.tr = translatePythonRegex(expanded, { multiline: opts.multiline })
+    this.risky = this.tr.risks.length > 0
+    this.lead = leadChars(expanded, { multiline: opts.multiline })
+    this.names = this.tr.groupNames
     this.alt = this.tr.groupNames.flatMap((k): [string, string][] => {
       const m = /^alt_(.+?)(?:_\d+)?$/.exec(k)
       return m === null ? [] : [[k, m[1] ?? '']]
     }).sort()
-  }
-
-  get risky(): boolean {
-    return this.tr.risks.length > 0
   }
 
   /** Python's Regex.search: the groups, and which buffer lines the match spans. */
@@ -104,6 +130,11 @@ class Rx {
     if (this.risky && buf.length > this.maxRisky) {
       stats.riskySkipped++
       return null
+    }
+    const lead = this.lead
+    if (lead !== null) {
+      const c = buf.charCodeAt(0)
+      if (c < 128 && lead[c] === 0) return null
     }
     const m = this.tr.exec(buf)
     if (m === null) return null
@@ -135,7 +166,9 @@ class Rx {
       }
       this.unmatched.push(...org.slice(c2))
     }
-    const g: Groups = { ...(m.groups ?? {}) }
+    const g: Groups = {}
+    const mg = m.groups
+    if (mg !== undefined) for (const k of this.names) g[k] = mg[k]
     for (const [k, n] of this.alt) if (truthy(g[k]) && !truthy(g[n])) g[n] = g[k]
     return g
   }
@@ -219,7 +252,7 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   }
 
   const matchesOf = (fail: Groups, key = 'matches'): string[] => (Array.isArray(fail[key]) ? (fail[key] as string[]) : [])
-  const lines = (rx: Rx): string[] => rx.matched.map((t) => t.join(''))
+  const lines = (rx: Rx): string[] => rx.matched.map((t) => t[0] + t[1] + t[2])
 
   const mergeFailure = (mlfid: string, fail0: Groups, rx: Rx, now: number): Groups => {
     let fail = fail0
@@ -231,17 +264,20 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       if (!truthy(fail['nofail'])) fail['nofail'] = fail['mlfgained']
     } else if (truthy(fail['nofail'])) nf |= 1
     const forget = fail['mlfforget']
-    delete fail['mlfforget']
+    unset(fail, 'mlfforget')
     if (truthy(forget)) nf |= 2
     if (cached !== undefined) {
       users = updateUsers(cached, fail['user'])
       if (truthy(cached['nofail'])) nf |= 4
-      delete cached['nofail']
+      unset(cached, 'nofail')
       if (truthy(cached['mlfgained'])) nf |= 4
-      delete cached['mlfgained']
-      if ((nf & 8) !== 0) delete cached['mlfpending']
-      if ((nf & 4) === 0 && !truthy(cached['mlfpending'])) delete cached['matches']
-      for (const [k, v] of Object.entries(fail)) if (v !== undefined && v !== null) cached[k] = v
+      unset(cached, 'mlfgained')
+      if ((nf & 8) !== 0) unset(cached, 'mlfpending')
+      if ((nf & 4) === 0 && !truthy(cached['mlfpending'])) unset(cached, 'matches')
+      for (const k in fail) {
+        const v = fail[k]
+        if (v !== undefined && v !== null) cached[k] = v
+      }
       fail = cached
       if ((nf & 2) !== 0) cache.unset(mlfid)
     } else if ((nf & 2) === 0) {
@@ -249,15 +285,15 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       cache.set(mlfid, fail, now)
     }
     const pending = fail['mlfpending']
-    delete fail['mlfpending']
+    unset(fail, 'mlfpending')
     if (truthy(pending) || (users !== undefined && users.size > 1)) {
-      delete fail['nofail']
-      delete fail['mlfgained']
+      unset(fail, 'nofail')
+      unset(fail, 'mlfgained')
       nf &= ~(8 | 1)
     }
     if ((nf & 1) === 0) {
       const m = [...matchesOf(fail, 'nofail-matches'), ...matchesOf(fail)]
-      delete fail['nofail-matches']
+      unset(fail, 'nofail-matches')
       if ((nf & 8) === 0) m.push(...lines(rx))
       fail['matches'] = m
     } else if ((nf & 3) === 1) {
@@ -275,21 +311,27 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       results.push({ time: date ?? now, host: '', ip: null, regexIndex: -1, ignored: true, attempts: 0 })
       return results
     }
-    let pre: Groups = {}
+    const pre: Groups = {}
     let hasPre = false
     if (pref !== null) {
       const g = pref.search(buf, org, stats)
       if (g === null) return results
       const content = g['content']
-      delete g['content']
-      pre = g
-      hasPre = Object.keys(g).length > 0
+      // g without content (as `delete`, but keeps a fast object)
+      let n = 0
+      for (const k in g) {
+        if (k === 'content') continue
+        pre[k] = g[k]
+        n++
+      }
+      hasPre = n > 0
       if (truthy(content)) {
         buffer = [['', '', String(content)]]
         buf = null
       }
     }
-    for (const [index, rx] of fails.entries()) {
+    for (let index = 0; index < fails.length; index++) {
+      const rx = fails[index] as Rx
       buf ??= join(buffer)
       const groups = rx.search(buf, org, stats)
       if (groups === null) continue
@@ -304,7 +346,7 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
         buffer = rx.unmatched
         buf = null
       }
-      if (hasPre) fail = { ...pre, ...fail }
+      if (hasPre) fail = merged(pre, fail)
       const mlfid = str(fail['mlfid'])
       let early = false
       if (mlfid !== undefined) {
@@ -321,13 +363,12 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       }
       if (host !== null) {
         const user = str(fail['user'])
-        results.push({
-          time: date ?? now, host, ip: canonicalAddress(host), regexIndex: index,
-          ...(user !== undefined ? { user } : {}),
-          ...(truthy(fail['nofail']) ? { nofail: true } : {}),
-          ...(date === null ? { undated: true } : {}),
-          attempts: matchesOf(fail).length,
-        })
+        const r: Building = { time: date ?? now, host, ip: canonicalAddress(host), regexIndex: index }
+        if (user !== undefined) r.user = user
+        if (truthy(fail['nofail'])) r.nofail = true
+        if (date === null) r.undated = true
+        r.attempts = matchesOf(fail).length
+        results.push(r as EngineResult)
       }
       if (early || !checkAll) break
     }

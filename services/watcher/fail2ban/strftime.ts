@@ -91,9 +91,14 @@ export function zoneOffset(z: string): number | undefined {
 
 const DAY = 86_400_000
 
+/** Days of each month in 2000 (a leap year): the validity check below. */
+const DAYS_2000 = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
 function localTime(y: number, mo: number, d: number, h: number, mi: number, s: number, offset: number | undefined): number | null {
-  const check = new Date(Date.UTC(2000, mo - 1, d))
-  if (mo < 1 || mo > 12 || d < 1 || check.getUTCDate() !== d || (mo === 2 && d === 29 && !leap(y))) return null
+  // a valid day of month `mo` in 2000, and 29 February only in a leap year
+  // (arithmetic form of: Date.UTC(2000, mo - 1, d) keeps day d)
+  const dim = DAYS_2000[mo - 1]
+  if (dim === undefined || !Number.isInteger(d) || d < 1 || d > dim || (mo === 2 && d === 29 && !leap(y))) return null
   if (offset !== undefined) {
     const t = new Date(Date.UTC(2000, mo - 1, d, h, mi, s))
     t.setUTCFullYear(y)
@@ -105,40 +110,54 @@ function localTime(y: number, mo: number, d: number, h: number, mi: number, s: n
 }
 const leap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
 
+/** `now`'s local year, month, day and zone offset, for the last `now` seen
+ *  (a log is read with one `now`, or a clock that moves slowly). Assumes the
+ *  process's time zone does not change while it runs. */
+let nowCache = { now: NaN, year: 0, month: 0, day: 0, tzOffset: 0 }
+function nowFields(now: number): typeof nowCache {
+  if (nowCache.now === now) return nowCache
+  const d = new Date(now)
+  nowCache = { now, year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate(), tzOffset: d.getTimezoneOffset() }
+  return nowCache
+}
+const num = (g: Readonly<Record<string, string | undefined>>, k: string): number | undefined => {
+  const v = g[k]
+  return v === undefined ? undefined : Number(v)
+}
+
 /** The time in ms of a date pattern's named groups, or null when they do not
  *  make a valid date. `now` (ms) supplies a missing year or date. */
 export function fieldsToTime(g: Readonly<Record<string, string | undefined>>, now: number): number | null {
-  const num = (k: string): number | undefined => (g[k] === undefined ? undefined : Number(g[k]))
   if (g['s'] !== undefined) return Number(g['s']) * 1000
-  const nowDate = new Date(now)
-  let year = num('Y')
-  const y2 = num('y')
+  let year = num(g, 'Y')
+  const y2 = num(g, 'y')
   if (year === undefined && y2 !== undefined) year = y2 <= 2000 ? y2 + 2000 : y2
-  let month = num('m')
+  let month = num(g, 'm')
   const name = (g['b'] ?? g['B'])?.toLowerCase()
   if (month === undefined && name !== undefined) {
     const i = MONTHS.findIndex((m) => m === name || m.slice(0, 3) === name)
     if (i < 0) return null
     month = i + 1
   }
-  let day = num('d')
-  let hour = num('H') ?? 0
-  const h12 = num('I')
+  let day = num(g, 'd')
+  let hour = num(g, 'H') ?? 0
+  const h12 = num(g, 'I')
   if (h12 !== undefined) {
     const pm = g['p']?.toLowerCase() === 'pm'
     hour = pm ? (h12 === 12 ? 12 : h12 + 12) : h12 === 12 ? 0 : h12
   }
-  const minute = num('M') ?? 0
-  const second = num('S') ?? 0
+  const minute = num(g, 'M') ?? 0
+  const second = num(g, 'S') ?? 0
   const zone = g['z'] ?? g['Z']
   let offset: number | undefined
   if (zone !== undefined) {
     offset = zoneOffset(zone)
     if (offset === undefined) return null
   }
+  const nowDate = nowFields(now)
   const assumeYear = year === undefined
-  let y = year ?? nowDate.getFullYear()
-  const julian = num('j')
+  let y = year ?? nowDate.year
+  const julian = num(g, 'j')
   if ((month === undefined || day === undefined) && julian !== undefined) {
     const d = new Date(Date.UTC(2000, 0, julian))
     d.setUTCFullYear(y, 0, julian)
@@ -148,15 +167,15 @@ export function fieldsToTime(g: Readonly<Record<string, string | undefined>>, no
   }
   let assumeToday = false
   if (month === undefined && day === undefined) {
-    month = nowDate.getMonth() + 1
-    day = nowDate.getDate()
+    month = nowDate.month
+    day = nowDate.day
     assumeToday = true
   }
   if (month === undefined || day === undefined) return null
   let t = localTime(y, month, day, hour, minute, second, offset)
   if (t === null) return null
   // fail2ban compares naive datetimes: a zoned result (UTC) against local `now`
-  const cmpNow = offset === undefined ? now : now - nowDate.getTimezoneOffset() * 60_000
+  const cmpNow = offset === undefined ? now : now - nowDate.tzOffset * 60_000
   if (assumeToday && t > cmpNow) t -= DAY
   if (assumeYear && t > cmpNow + DAY) t = localTime(y - 1, month, day, hour, minute, second, offset)
   return t
