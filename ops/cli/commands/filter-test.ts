@@ -3,7 +3,6 @@
 // log file and says what it matched, ignored and missed (S6).
 import { createReadStream, existsSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { compileFilter, type Fail2banFilter } from '../../../services/watcher/fail2ban/filter-engine.js'
 import { readFilter, type FilterDefinition } from '../../../services/watcher/fail2ban/filter-reader.js'
 import { builtinFilter } from '../../../services/watcher/filters/builtin.js'
@@ -108,7 +107,7 @@ Options:
 async function runTest(
   log: string, source: Source, now: number, io: CliIO, opts: { json: boolean; printMissed: boolean; printIgnored: boolean },
 ): Promise<number> {
-  const stream = createReadStream(log, { encoding: 'utf8' })
+  const stream = createReadStream(log, { encoding: 'utf8', highWaterMark: 1 << 20 })
   await new Promise<void>((res, rej) => {
     stream.once('open', () => res())
     stream.once('error', err => rej(new UsageError(`filter-test: cannot read ${log}: ${err.message}`)))
@@ -123,7 +122,7 @@ async function runTest(
     if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`)
     out.length = 0
   }
-  for await (const raw of createInterface({ input: stream, crlfDelay: Infinity })) {
+  const onLine = (raw: string): void => {
     lineNo++
     const text = raw.length > MAX_LINE ? raw.slice(0, MAX_LINE) : raw
     let host: string | null = null
@@ -134,7 +133,7 @@ async function runTest(
       if (r !== null && r.ignored === true) {
         ignored++
         if (opts.printIgnored && !opts.json) out.push(`ignored: ${text}`)
-        continue
+        return
       }
       if (r !== null && r.nofail !== true) {
         host = r.host
@@ -158,6 +157,7 @@ async function runTest(
     }
     if (out.length >= 1000) flush()
   }
+  await eachLine(stream, onLine)
   flush()
   if (opts.json) return 0
   const secs = (performance.now() - started) / 1000
@@ -171,4 +171,37 @@ async function runTest(
   }
   io.out(`\nLines: ${lineNo} lines, ${ignored} ignored, ${matched} matched, ${missed} missed\n[processed in ${secs.toFixed(2)} sec, ${Math.round(lineNo / Math.max(secs, 1e-9))} lines/s]`)
   return 0
+}
+
+/** Calls `onLine` for each line of `stream`, split as readline splits them
+ *  (and Python's universal newlines): at \n, \r\n or a lone \r; a last line
+ *  without its newline counts. Synchronous per chunk: no promise per line. */
+async function eachLine(stream: AsyncIterable<string>, onLine: (line: string) => void): Promise<void> {
+  let rest = ''
+  let skipLF = false
+  for await (const chunk of stream) {
+    let text = rest + chunk
+    if (skipLF && text.charCodeAt(0) === 10) text = text.slice(1)
+    skipLF = false
+    let start = 0
+    if (!text.includes('\r')) {
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        onLine(text.slice(start, nl))
+        start = nl + 1
+      }
+    } else {
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i)
+        if (c !== 10 && c !== 13) continue
+        onLine(text.slice(start, i))
+        if (c === 13) {
+          if (i + 1 === text.length) skipLF = true
+          else if (text.charCodeAt(i + 1) === 10) i++
+        }
+        start = i + 1
+      }
+    }
+    rest = text.slice(start)
+  }
+  if (rest !== '') onLine(rest)
 }
