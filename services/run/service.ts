@@ -13,6 +13,7 @@ import { admit } from '../../ledger/rules/admission.js'
 import { BusError, type Bus, type BusInput, type Subscription } from '../bus/bus.js'
 import { EmbeddedBus } from '../bus/embedded-bus.js'
 import { connectNats } from '../bus/nats/nats-connect.js'
+import { LogThrottle } from '../log-throttle.js'
 import { NatsBus } from '../bus/nats/nats-bus.js'
 import { hostToken } from '../bus/nats/nats-names.js'
 import type { DesiredBan } from '../firewall/reconcile.js'
@@ -148,19 +149,25 @@ export function buildService(config: Config, deps: ServiceDeps & Readonly<{ role
     }, wait)
   }
 
-  /** Inputs from the bus, with the times the ledger trusts (admission.ts). */
+  /** Inputs from the bus, with the times the ledger trusts (admission.ts);
+   *  what is refused or corrected is logged, throttled. */
+  const refusedLog = new LogThrottle()
+  const correctedLog = new LogThrottle()
   const admitted = (inputs: readonly BusInput[]): BusInput[] => {
     const t = now()
     const out: BusInput[] = []
     for (const input of inputs) {
       const a = admit(input, t, config.maxClockSkew)
+      const id = input.id.slice(0, 128)
       if (!a.ok) {
-        logger.warn({ input: { id: input.id.slice(0, 128), type: input.type } }, 'input %s refused: %s', input.id.slice(0, 128), a.why)
+        if (refusedLog.allow(n => logger.warn({ refused: n }, '%d more inputs refused', n))) {
+          logger.warn({ input: { id, type: input.type } }, 'input %s refused: %s', id, a.why)
+        }
         continue
       }
-      if (a.corrected > 0) {
-        const host = input.type === 'log' ? input.host : input.type === 'operator' ? input.actor : input.source
-        logger.warn({ input: { id: input.id.slice(0, 128), host, correctedMs: a.corrected } },
+      if (a.corrected > 0 && correctedLog.allow(n => logger.warn({ corrected: n }, '%d more event times moved back', n))) {
+        const host = input.type === 'log' ? input.host.slice(0, 253) : input.type === 'operator' ? input.actor.slice(0, 64) : input.source.slice(0, 64)
+        logger.warn({ input: { id, host, correctedMs: a.corrected } },
           'clock of %s ahead of the ledger: event time moved back by %dms', host, a.corrected)
       }
       out.push(a.input)

@@ -1,16 +1,12 @@
-// Logs what the bus drops (forged host claims, garbage), at most a few lines
-// per interval: a flood of bad messages must not become a flood of logs.
-// The text shown of a subject is bounded; it may come from anyone.
+// Logs what the bus drops (forged host claims, garbage), throttled (see
+// ../../log-throttle.ts). The text shown of a subject is bounded; it may
+// come from anyone.
 import type { Logger } from 'pino'
-
-const WINDOW = 10_000
-const PER_WINDOW = 20
+import { LogThrottle } from '../../log-throttle.js'
 
 export class RejectLog {
   readonly #logger: Logger
-  #windowStart = 0
-  #logged = 0
-  #suppressed = 0
+  readonly #throttle = new LogThrottle()
 
   constructor(logger: Logger) {
     this.#logger = logger
@@ -18,19 +14,10 @@ export class RejectLog {
 
   /** Logs (or counts) one dropped message; returns null for the caller's convenience. */
   note(subject: string, why: string): null {
-    const now = Date.now()
-    if (now - this.#windowStart >= WINDOW) {
-      if (this.#suppressed > 0) this.#logger.warn({ bus: { dropped: this.#suppressed } }, 'bus: %d more messages dropped', this.#suppressed)
-      this.#windowStart = now
-      this.#logged = 0
-      this.#suppressed = 0
+    const shown = subject.slice(0, 200)
+    if (this.#throttle.allow(held => this.#logger.warn({ bus: { dropped: held } }, 'bus: %d more messages dropped', held))) {
+      this.#logger.warn({ bus: { subject: shown, why } }, 'bus: dropped a message on %s: %s', shown, why)
     }
-    if (this.#logged >= PER_WINDOW) {
-      this.#suppressed++
-      return null
-    }
-    this.#logged++
-    this.#logger.warn({ bus: { subject: subject.slice(0, 200), why } }, 'bus: dropped a message on %s: %s', subject.slice(0, 200), why)
     return null
   }
 }
