@@ -3,6 +3,7 @@
 // snapshot of the ban projection. One interface, an adapter per transport:
 // embedded (in-process, the one-host default) and NATS JetStream (a fleet).
 // test/integration/bus-contract.test.ts runs the same suite on both.
+import type { CommitListener } from '../../ledger/ledger.js'
 import type { BanReason, BusInput, Decision, LedgerEntry, Millis } from '../../ledger/rules/types.js'
 import { CodedError } from '../coded-error.js'
 
@@ -35,7 +36,9 @@ export interface LedgerFeed {
   /** Committed entries with `from <= seq`, ascending, at most `limit`
    *  (fewer does not mean the end). */
   read(from: number, limit: number): Promise<Committed[]>
-  onCommit(listener: (committed: readonly Committed[], decisions: readonly Decision[]) => void): () => void
+  /** The ledger's own commit listener: entries, their decisions, and each
+   *  entry's bytes as stored (in the same order). */
+  onCommit(listener: CommitListener): () => void
 }
 
 export interface Bus {

@@ -8,7 +8,6 @@ export function ledgerFeed(ledger: Ledger): LedgerFeed {
   return {
     get seq() { return ledger.seq },
     read: (from, limit) => committedFrom(ledger.store, from, limit),
-    onCommit: listener => ledger.onCommit((entries, decisions, bytes) =>
-      listener(entries.map((entry, i) => ({ entry, bytes: bytes[i] as Uint8Array })), decisions)),
+    onCommit: listener => ledger.onCommit(listener),
   }
 }

@@ -34,6 +34,7 @@ import type { Millis } from '../../ledger/rules/types.js'
 import type { OffsetStore } from './offset-store.js'
 import { seekByTime, type TimeOf } from './seek-by-time.js'
 import { CodedError } from '../coded-error.js'
+import { utf8Boundary } from './utf8.js'
 
 export type LogLine = Readonly<{
   /** UTF-8 decoded (invalid bytes become U+FFFD), without `\n` or a trailing `\r`. */
@@ -547,14 +548,3 @@ async function endOfLastLine(fh: FileHandle, size: number, buf: Buffer): Promise
   return 0
 }
 
-/** The length of `bytes` without a UTF-8 sequence cut at its end. */
-function utf8Boundary(bytes: Buffer): number {
-  const len = bytes.length
-  for (let j = len - 1; j >= 0 && j >= len - 4; j--) {
-    const b = bytes[j] ?? 0
-    if ((b & 0xc0) === 0x80) continue // continuation byte
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
-    return j + need > len ? j : len
-  }
-  return len
-}

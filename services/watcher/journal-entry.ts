@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto'
 import type { FilterMatch, LineFilter } from './filters/filter.js'
 import { parseSyslogTime } from './filters/syslog-time.js'
+import { utf8Boundary } from './utf8.js'
 
 /** The fields asked of journalctl (`--output-fields`); it adds __CURSOR,
  *  __REALTIME_TIMESTAMP, __MONOTONIC_TIMESTAMP and _BOOT_ID itself. */
@@ -133,18 +134,6 @@ function token(s: string | null, max: number): string | null {
 function pidOf(v: unknown): string | null {
   const s = fieldText(v)
   return s !== null && /^\d{1,10}$/.test(s) ? s : null
-}
-
-/** The length of the first at most `max` bytes of `bytes` without a UTF-8
- *  sequence cut at their end. */
-function utf8Boundary(bytes: Buffer, max: number): number {
-  for (let j = max - 1; j >= 0 && j >= max - 4; j--) {
-    const b = bytes[j] ?? 0
-    if ((b & 0xc0) === 0x80) continue // continuation byte
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
-    return j + need > max ? j : max
-  }
-  return max
 }
 
 /** A fail2ban filter compiled for logtype=journal, over the line above: its

@@ -6,7 +6,8 @@ import { connect } from 'nats'
 import pino, { type Logger } from 'pino'
 import { decisionsOf } from '../../ledger/rules/decisions.js'
 import { encodeEntry } from '../../proto/wire.js'
-import type { Decision, LedgerEntry, LogEvent } from '../../ledger/rules/types.js'
+import type { CommitListener } from '../../ledger/ledger.js'
+import type { LedgerEntry, LogEvent } from '../../ledger/rules/types.js'
 import { DEFAULT_STREAM_MAX_AGE, type NatsBusConfig } from '../../services/bus/bus-config.js'
 import type { Bus, Committed, LedgerFeed } from '../../services/bus/bus.js'
 import { EmbeddedBus } from '../../services/bus/embedded-bus.js'
@@ -56,7 +57,7 @@ export async function busFactory(t: Teardown, kind: BusKind, logger?: Logger): P
 /** A ledger feed held in memory: `commit` appends entries and tells the listeners. */
 export class MemoryFeed implements LedgerFeed {
   readonly entries: LedgerEntry[] = []
-  readonly #listeners = new Set<(entries: readonly Committed[], decisions: readonly Decision[]) => void>()
+  readonly #listeners = new Set<CommitListener>()
 
   get seq(): number {
     return this.entries.length
@@ -66,7 +67,7 @@ export class MemoryFeed implements LedgerFeed {
     return this.entries.slice(from - 1, from - 1 + limit).map(committed)
   }
 
-  onCommit(listener: (entries: readonly Committed[], decisions: readonly Decision[]) => void): () => void {
+  onCommit(listener: CommitListener): () => void {
     this.#listeners.add(listener)
     return () => { this.#listeners.delete(listener) }
   }
@@ -85,7 +86,7 @@ export class MemoryFeed implements LedgerFeed {
       this.entries.push(entry)
       return entry
     })
-    for (const l of this.#listeners) l(made.map(committed), made.flatMap(decisionsOf))
+    for (const l of this.#listeners) l(made, made.flatMap(decisionsOf), made.map(encodeEntry))
     return made
   }
 }

@@ -6,7 +6,7 @@
 import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connect } from 'nats'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { LedgerStore } from '../../ledger/store/ledger-store.js'
 import { decodeEntry } from '../../proto/wire.js'
 import { cli, sshdLine, startService, tempDir, type ServiceProcess } from '../helpers/cli.js'
@@ -65,27 +65,11 @@ async function feed(server: Pick<NatsServer, 'url'>, logs: readonly string[], mi
   }
 }
 
-t.test('nats-server SIGKILLed and restarted mid-stream: 10,000 events stored once each', async t => {
-  if (!(await requireNatsServer(t))) return
-  const server = await startNats(t)
-  const root = await tempDir(t)
-  const core = await hostConfig(root, 'core', server, { logLevel: 'info' })
-  const hosts = await Promise.all(['web1', 'web2'].map(h => hostConfig(root, h, server, { logLevel: 'info' })))
-  const ledger = await startService(t, core.config, ['--role', 'ledger'])
-  await Promise.all(hosts.map(h => startService(t, h.config, ['--role', 'watcher'])))
-  await feed(server, hosts.map(h => h.log), async () => {
-    await server.kill('SIGKILL')
-    await appendFile(hosts[0]!.log, '') // the watchers go on reading while the bus is down
-    await server.restart()
-  })
-  const expected = 2 * PER_WATCHER
-  await waitFor(async () => await seqOf(server) >= expected,
-  { what: `${expected} entries in the ledger`, timeout: 90_000, interval: 250 })
-  await stop(ledger)
-  t.same(await storedEvents(join(root, 'core', 'data')), { entries: expected, ids: expected }, 'every event once')
-})
-
-t.test('the ledger SIGKILLed mid-stream and restarted: 10,000 events stored once each', async t => {
+/** A ledger and two watchers; `fault` strikes once half the lines are
+ *  written and events flow; afterwards the ledger must hold every event once. */
+async function tenThousandThrough(
+  t: Test, fault: (f: { server: NatsServer; ledger: ServiceProcess; restartLedger: () => Promise<ServiceProcess> }) => Promise<ServiceProcess>,
+): Promise<void> {
   if (!(await requireNatsServer(t))) return
   const server = await startNats(t)
   const root = await tempDir(t)
@@ -94,15 +78,27 @@ t.test('the ledger SIGKILLed mid-stream and restarted: 10,000 events stored once
   let ledger = await startService(t, core.config, ['--role', 'ledger'])
   await Promise.all(hosts.map(h => startService(t, h.config, ['--role', 'watcher'])))
   await feed(server, hosts.map(h => h.log), async () => {
-    ledger.child.kill('SIGKILL')
-    await ledger.exited
-    ledger = await startService(t, core.config, ['--role', 'ledger'])
+    ledger = await fault({ server, ledger, restartLedger: () => startService(t, core.config, ['--role', 'ledger']) })
   })
   const expected = 2 * PER_WATCHER
   await waitFor(async () => await seqOf(server) >= expected, { what: `${expected} entries in the ledger`, timeout: 90_000, interval: 250 })
   await stop(ledger)
   t.same(await storedEvents(join(root, 'core', 'data')), { entries: expected, ids: expected }, 'every event once')
-})
+}
+
+t.test('nats-server SIGKILLed and restarted mid-stream: 10,000 events stored once each', t =>
+  tenThousandThrough(t, async ({ server, ledger }) => {
+    await server.kill('SIGKILL')
+    await server.restart()
+    return ledger
+  }))
+
+t.test('the ledger SIGKILLed mid-stream and restarted: 10,000 events stored once each', t =>
+  tenThousandThrough(t, async ({ ledger, restartLedger }) => {
+    ledger.child.kill('SIGKILL')
+    await ledger.exited
+    return restartLedger()
+  }))
 
 t.test('a firewall worker offline for a while comes back to exactly the bans in force', async t => {
   if (!(await requireNatsServer(t))) return

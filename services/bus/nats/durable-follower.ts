@@ -5,6 +5,7 @@
 // again with backoff. Acknowledging is `onBatch`'s job.
 import type { ConsumerConfig, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats'
 import type { Logger } from 'pino'
+import { Backoff } from './backoff.js'
 
 export type FollowerOptions = Readonly<{
   js: JetStreamClient
@@ -17,8 +18,6 @@ export type FollowerOptions = Readonly<{
   logger: Logger
 }>
 
-const MIN_BACKOFF = 250
-const MAX_BACKOFF = 10_000
 
 export class DurableFollower {
   readonly #o: FollowerOptions
@@ -27,7 +26,7 @@ export class DurableFollower {
   #scheduled = false
   #chain: Promise<void> = Promise.resolve()
   #stopped = false
-  #wake: (() => void) | null = null
+  readonly #backoff = new Backoff()
   #loop: Promise<void> | null = null
 
   constructor(opts: FollowerOptions) {
@@ -45,7 +44,7 @@ export class DurableFollower {
 
   async #run(started: () => void): Promise<void> {
     const { js, jsm, stream, config, logger } = this.#o
-    let backoff = MIN_BACKOFF
+    const backoff = this.#backoff
     while (!this.#stopped) {
       try {
         await jsm.consumers.info(stream, config.durable_name).catch(async (err: Error) => {
@@ -57,7 +56,7 @@ export class DurableFollower {
         const messages = await consumer.consume({ max_messages: this.#o.maxMessages, callback: m => this.#take(m) })
         this.#messages = messages
         started()
-        backoff = MIN_BACKOFF
+        backoff.reset()
         const ended = messages.closed()
         void (async () => {
           for await (const s of await messages.status()) {
@@ -73,15 +72,10 @@ export class DurableFollower {
       } catch (err) {
         if (this.#stopped) return
         logger.warn({ nats: { stream, consumer: config.durable_name }, err: (err as Error).message },
-          'cannot read %s from %s (%s); again in %dms', config.durable_name, stream, (err as Error).message, backoff)
+          'cannot read %s from %s (%s); again in %dms', config.durable_name, stream, (err as Error).message, backoff.ms)
         started()
       }
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, backoff)
-        this.#wake = () => { clearTimeout(timer); resolve() }
-      })
-      this.#wake = null
-      backoff = Math.min(backoff * 2, MAX_BACKOFF)
+      await backoff.sleep()
     }
   }
 
@@ -105,7 +99,7 @@ export class DurableFollower {
   async stop(): Promise<void> {
     this.#stopped = true
     this.#messages?.stop()
-    this.#wake?.()
+    this.#backoff.cut()
     await this.#loop
     await this.#chain
   }

@@ -16,6 +16,7 @@ import type { Logger } from 'pino'
 import { decisionsOf } from '../../../ledger/rules/decisions.js'
 import { decodeDecision, encodeDecision } from '../../../proto/wire.js'
 import { BusError, type Committed, type LedgerFeed } from '../bus.js'
+import { Backoff } from './backoff.js'
 import type { BatchPublisher, Outgoing } from './batch-publish.js'
 import type { NatsNames } from './nats-names.js'
 
@@ -23,8 +24,6 @@ const BATCH = 5000
 /** Entries kept from commits for publishing without reading the store back. */
 const LIVE_MAX = 50_000
 const PUBLISH_TIMEOUT = 10_000
-const MIN_BACKOFF = 250
-const MAX_BACKOFF = 10_000
 
 export type PublisherOptions = Readonly<{
   publisher: BatchPublisher
@@ -45,7 +44,9 @@ export class LedgerPublisher {
   /** Decisions of entry `#partial.seq` up to index `#partial.index` are out already. */
   #partial = { seq: 0, index: -1 }
   #live: Committed[] = []
+  /** Ends the wait for a commit. */
   #wake: (() => void) | null = null
+  readonly #backoff = new Backoff()
   #stopped = false
   #loop: Promise<void> | null = null
   #off: (() => void) | null = null
@@ -57,9 +58,11 @@ export class LedgerPublisher {
   /** Finds where the streams stand (throws BusError DIVERGED when the ledger
    *  stream is ahead of this ledger), then publishes in the background. */
   async start(): Promise<void> {
-    this.#off = this.#o.feed.onCommit(entries => {
+    this.#off = this.#o.feed.onCommit((entries, _decisions, bytes) => {
       // Behind by more than LIVE_MAX: the rest is read back from the store.
-      if (this.#live.length + entries.length <= LIVE_MAX) this.#live.push(...entries)
+      if (this.#live.length + entries.length <= LIVE_MAX) {
+        entries.forEach((entry, i) => this.#live.push({ entry, bytes: bytes[i] as Uint8Array }))
+      }
       this.#wake?.()
     })
     await this.#recover()
@@ -91,7 +94,7 @@ export class LedgerPublisher {
 
   async #run(): Promise<void> {
     const { logger, feed } = this.#o
-    let backoff = MIN_BACKOFF
+    const backoff = this.#backoff
     let lost = false
     while (!this.#stopped) {
       try {
@@ -105,7 +108,7 @@ export class LedgerPublisher {
         const entries = await this.#take()
         if (entries.length === 0) throw new Error(`ledger entry ${this.#next} cannot be read back`)
         await this.#publish(entries)
-        backoff = MIN_BACKOFF
+        backoff.reset()
       } catch (err) {
         if (this.#stopped) return
         if (err instanceof BusError && err.code === 'BANLEDGER_BUS_DIVERGED') {
@@ -114,13 +117,8 @@ export class LedgerPublisher {
         }
         lost = true
         logger.warn({ err: (err as Error).message, seq: this.#next }, 'publishing ledger entry %d failed (%s); again in %dms',
-          this.#next, (err as Error).message, backoff)
-        await new Promise<void>(resolve => {
-          const timer = setTimeout(resolve, backoff)
-          this.#wake = () => { clearTimeout(timer); resolve() }
-        })
-        this.#wake = null
-        backoff = Math.min(backoff * 2, MAX_BACKOFF)
+          this.#next, (err as Error).message, backoff.ms)
+        await backoff.sleep()
       }
     }
   }
@@ -158,6 +156,7 @@ export class LedgerPublisher {
     this.#stopped = true
     this.#off?.()
     this.#wake?.()
+    this.#backoff.cut()
     await this.#loop
   }
 }
