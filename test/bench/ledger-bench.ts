@@ -14,7 +14,8 @@
 // systemd unit run the service.
 // Run: npm run bench:ledger (builds, then node --expose-gc
 // dist/test/bench/ledger-bench.js); about 2-3 minutes. Exits 1 when a target
-// is missed.
+// is missed. `--keep` leaves the temp dirs in place and prints them (to
+// profile replay or start-up on the same ledger).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -37,7 +38,11 @@ const BASE = Date.now() - HOUR // bans (5 d) are still active when measured
 const rules = rulesContext({ ssh: {} }) // maxretry 3, findtime 48 h, bantime 5 d
 
 const dirs: string[] = []
-process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+const keep = process.argv.includes('--keep')
+process.on('exit', () => {
+  if (keep) console.log(`kept: ${dirs.join(' ')}`)
+  else for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130))
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'banledger-bench-'))

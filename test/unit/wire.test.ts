@@ -72,6 +72,14 @@ t.test('the fast replay decoder agrees with the reflective one', async t => {
   })
   t.same(decodeEntryEventsFast(encodeEntry({ seq: 2 ** 53 - 1, at: 0, cause: causes[5] as LedgerInput, events: [] })),
     { seq: 2 ** 53 - 1, at: 0, events: [] })
+  // Varints of every length: short ones are read by the decoder itself,
+  // 10 bytes (negatives) by protobufjs.
+  for (const at of [0, 127, 128, 2 ** 49, 2 ** 53 - 1, -1, -(2 ** 40)]) {
+    const bytes = encodeEntry({ seq: 3, at, cause: causes[5] as LedgerInput, events: [{ type: 'BanExpired', ...subject, at }] })
+    t.same(decodeEntryEventsFast(bytes), decodeEntryEvents(bytes), `at ${at}`)
+  }
+  const hugeSeq = protobuf.Writer.create().uint32((1 << 3) | 0).uint64(2 ** 63).finish()
+  t.throws(() => decodeEntryEventsFast(hugeSeq), { name: 'WireError', message: /seq: not a safe integer/ })
   t.throws(() => decodeEntryEventsFast(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), WireError)
   const badEnum = encodeEntry({ seq: 1, at: T0, cause: causes[5] as LedgerInput, events: [{ type: 'BanLifted', ...subject, reason: 'success' }] })
   // Turn LIFT_REASON_SUCCESS (1) into 9: the last byte is the enum's varint.
