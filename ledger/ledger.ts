@@ -11,6 +11,7 @@ import { nextDue } from './rules/lifecycle.js'
 import type { AddressState, Ban, Decision, DomainEvent, LedgerEntry, LedgerInput, Millis } from './rules/types.js'
 import { DueIndex } from './store/due-index.js'
 import { LedgerStore, splitStateKey, stateKey, type StateWrite } from './store/ledger-store.js'
+import { ProjectionMap } from './store/projection-map.js'
 
 export type SubmitResult = Readonly<{
   /** The entry this input was stored as (earlier, for a duplicate); 0 when it changed nothing and was not stored. */
@@ -37,17 +38,29 @@ export type LedgerOptions = Readonly<{
   create?: boolean
 }>
 
-type Pending = { input: LedgerInput; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }
+/** One submit() call: one promise, however many inputs it holds. */
+type Call = {
+  results: SubmitResult[]
+  left: number
+  resolve: (r: SubmitResult[]) => void
+  reject: (e: unknown) => void
+}
+type Pending = { input: LedgerInput; call: Call; index: number }
+
+/** One (jail, address) the ledger tracks: its state, and the earliest time
+ *  it has in the due index (Infinity: none), so that the heap holds about
+ *  one entry per address. */
+type Tracked = { readonly jail: string; readonly ip: string; state: AddressState; dueAt: Millis }
 
 /** A decided batch, waiting for (or in) its synced write. */
 type Prepared = {
   batch: Pending[]
   results: SubmitResult[]
   entries: { entry: LedgerEntry; bytes: Uint8Array; id: string | null }[]
-  /** The state each touched key has after the batch (null: forgotten). */
-  overlay: Map<string, AddressState | null>
-  /** Due-index keys this batch's ticks took; put back after the write. */
-  popped: string[]
+  /** The state each touched address has after the batch (null: forgotten). */
+  overlay: ProjectionMap<AddressState | null>
+  /** Due-index entries this batch's ticks took; put back after the write. */
+  popped: Tracked[]
   ids: Map<string, number>
   /** The last sequence the batch assigns. */
   seq: number
@@ -63,11 +76,9 @@ export class Ledger {
   readonly #store: LedgerStore
   readonly #rules: RulesContext
   readonly #maxBatch: number
-  readonly #states = new Map<string, AddressState>()
-  readonly #bans = new Map<string, ActiveBan>()
-  readonly #due = new DueIndex()
-  /** The earliest due time each key has in #due, so the heap holds about one entry per key. */
-  readonly #dueAt = new Map<string, Millis>()
+  readonly #rows = new ProjectionMap<Tracked>()
+  readonly #bans = new Map<Tracked, ActiveBan>()
+  readonly #due = new DueIndex<Tracked>()
   readonly #listeners = new Set<CommitListener>()
   readonly #failureListeners = new Set<(err: LedgerFailedError) => void>()
   #seq = 0
@@ -91,7 +102,10 @@ export class Ledger {
     try {
       ledger.#seq = await store.lastSeq()
       for await (const rows of store.states()) {
-        for (const [key, state] of rows) ledger.#track(key, state)
+        for (const [key, state] of rows) {
+          const { jail, ip } = splitStateKey(key)
+          ledger.#add(jail, ip, state) // stored keys are unique
+        }
       }
     } catch (err) {
       await store.close()
@@ -110,11 +124,11 @@ export class Ledger {
 
   /** Number of (jail, address) pairs with state. */
   get addresses(): number {
-    return this.#states.size
+    return this.#rows.size
   }
 
   state(jail: string, ip: string): AddressState | undefined {
-    return this.#states.get(stateKey(jail, ip))
+    return this.#rows.get(jail, ip)?.state
   }
 
   /** Bans in force at `now` (expired ones not yet ticked are left out). */
@@ -140,11 +154,12 @@ export class Ledger {
   submit(inputs: readonly LedgerInput[]): Promise<SubmitResult[]> {
     if (this.#failed !== null) return Promise.reject(this.#failed)
     if (this.#closed) return Promise.reject(new LedgerFailedError('the ledger is closed'))
-    const promises = inputs.map(input => new Promise<SubmitResult>((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject })
-    }))
-    this.#kick()
-    return Promise.all(promises)
+    if (inputs.length === 0) return Promise.resolve([])
+    return new Promise<SubmitResult[]>((resolve, reject) => {
+      const call: Call = { results: new Array<SubmitResult>(inputs.length), left: inputs.length, resolve, reject }
+      inputs.forEach((input, index) => this.#queue.push({ input, call, index }))
+      this.#kick()
+    })
   }
 
   /** Appends the expiries and forgetting due at `now`. */
@@ -185,7 +200,7 @@ export class Ledger {
       if (writing !== null) await writing
       if (prepared === null) break
       if (this.#failed !== null) {
-        for (const p of batch) p.reject(this.#failed)
+        for (const p of batch) p.call.reject(this.#failed)
         break
       }
       writing = this.#write(prepared)
@@ -196,7 +211,7 @@ export class Ledger {
   #fail(err: unknown, batch: readonly Pending[]): void {
     const first = this.#failed === null
     this.#failed ??= new LedgerFailedError(`ledger write failed: ${(err as Error).message}`, { cause: err })
-    for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(this.#failed)
+    for (const p of [...batch, ...this.#queue.splice(0)]) p.call.reject(this.#failed)
     if (first) for (const l of this.#failureListeners) l(this.#failed)
   }
 
@@ -221,17 +236,28 @@ export class Ledger {
       if (seq !== undefined) stored.set(id, seq)
     })
 
-    const overlay = new Map<string, AddressState | null>()
-    // One lookup per layer: null marks a key forgotten in that layer.
-    const byKey = (k: string): AddressState | undefined => {
-      const mine = overlay.get(k)
-      if (mine !== undefined) return mine ?? undefined
-      const pending = prev?.overlay.get(k)
-      if (pending !== undefined) return pending ?? undefined
-      return this.#states.get(k)
+    const overlay = new ProjectionMap<AddressState | null>()
+    // One lookup per layer: null marks an address forgotten in that layer.
+    // decide() and the fold below read the same address one after the
+    // other: the last answer is kept (and kept current by the fold).
+    let lastJail = ''
+    let lastIp = ''
+    let last: AddressState | undefined
+    const remember = (jail: string, ip: string, state: AddressState | undefined): AddressState | undefined => {
+      lastJail = jail
+      lastIp = ip
+      last = state
+      return state
     }
-    const view = (jail: string, ip: string): AddressState | undefined => byKey(stateKey(jail, ip))
-    const popped: string[] = []
+    const view = (jail: string, ip: string): AddressState | undefined => {
+      if (ip === lastIp && jail === lastJail) return last
+      const mine = overlay.get(jail, ip)
+      if (mine !== undefined) return remember(jail, ip, mine ?? undefined)
+      const pending = prev?.overlay.get(jail, ip)
+      if (pending !== undefined) return remember(jail, ip, pending ?? undefined)
+      return remember(jail, ip, this.#rows.get(jail, ip)?.state)
+    }
+    const popped: Tracked[] = []
     const entries: Prepared['entries'] = []
     const results: SubmitResult[] = []
     const batchIds = new Map<string, number>()
@@ -248,12 +274,17 @@ export class Ledger {
       }
       let events: DomainEvent[]
       if (input.type === 'tick') {
-        const keys = this.#due.popDue(input.at)
-        for (const key of keys) this.#dueAt.delete(key)
-        popped.push(...keys)
+        const rows = this.#due.popDue(input.at)
+        for (const row of rows) row.dueAt = Infinity
+        popped.push(...rows)
+        // An address may have several entries (a stale one of a row since
+        // forgotten and tracked anew): each is decided once.
+        const seen = new Set<string>()
         const due: DueState[] = []
-        for (const key of new Set(keys)) {
-          const { jail, ip } = splitStateKey(key)
+        for (const { jail, ip } of rows) {
+          const key = stateKey(jail, ip)
+          if (seen.has(key)) continue
+          seen.add(key)
           const state = view(jail, ip)
           if (state !== undefined) due.push({ jail, ip, state })
         }
@@ -266,8 +297,9 @@ export class Ledger {
         continue
       }
       for (const e of events) {
-        const k = stateKey(e.jail, e.ip)
-        overlay.set(k, evolve(byKey(k), [e]) ?? null)
+        const next = evolve(view(e.jail, e.ip), [e])
+        overlay.set(e.jail, e.ip, next ?? null)
+        remember(e.jail, e.ip, next)
       }
       seq += 1
       const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
@@ -285,13 +317,13 @@ export class Ledger {
     try {
       if (p.entries.length > 0) {
         const states: StateWrite[] = []
-        for (const [key, state] of p.overlay) states.push({ key, state: state === null ? null : encodeState(state) })
+        p.overlay.forEach((state, jail, ip) => states.push({ key: stateKey(jail, ip), state: state === null ? null : encodeState(state) }))
         await this.#store.append({
           entries: p.entries.map(e => ({ seq: e.entry.seq, bytes: e.bytes, id: e.id })), states, lastSeq: p.seq,
         })
       }
     } catch (err) {
-      for (const key of p.popped) this.#requeue(key)
+      for (const row of p.popped) this.#requeue(row)
       this.#fail(err, p.batch)
       return
     } finally {
@@ -299,12 +331,15 @@ export class Ledger {
     }
 
     this.#seq = p.seq
-    for (const [key, state] of p.overlay) {
-      if (state === null) this.#untrack(key)
-      else this.#track(key, state)
-    }
-    for (const key of p.popped) if (!p.overlay.has(key)) this.#requeue(key)
-    p.batch.forEach((pending, i) => pending.resolve(p.results[i] as SubmitResult))
+    p.overlay.forEach((state, jail, ip) => {
+      if (state === null) this.#untrack(jail, ip)
+      else this.#track(jail, ip, state)
+    })
+    for (const row of p.popped) if (p.overlay.get(row.jail, row.ip) === undefined) this.#requeue(row)
+    p.batch.forEach(({ call, index }, i) => {
+      call.results[index] = p.results[i] as SubmitResult
+      if (--call.left === 0) call.resolve(call.results)
+    })
 
     if (p.entries.length > 0 && this.#listeners.size > 0) {
       const appended = p.entries.map(e => e.entry)
@@ -314,35 +349,46 @@ export class Ledger {
     }
   }
 
-  #policyOf(key: string) {
-    return this.#rules.policyFor(splitStateKey(key).jail) ?? this.#rules.fallbackPolicy
+  #track(jail: string, ip: string, state: AddressState): void {
+    const row = this.#rows.get(jail, ip)
+    if (row === undefined) {
+      this.#add(jail, ip, state)
+      return
+    }
+    const banned = row.state.ban
+    row.state = state
+    this.#schedule(row)
+    if (state.ban === banned) return
+    if (state.ban === null) this.#bans.delete(row)
+    else this.#bans.set(row, { jail, ip, ...state.ban })
   }
 
-  #track(key: string, state: AddressState): void {
-    this.#states.set(key, state)
-    this.#schedule(key, state)
-    if (state.ban === null) this.#bans.delete(key)
-    else this.#bans.set(key, { ...splitStateKey(key), ...state.ban })
+  /** Tracks an address that has no row yet. */
+  #add(jail: string, ip: string, state: AddressState): void {
+    const row: Tracked = { jail, ip, state, dueAt: Infinity }
+    this.#rows.set(jail, ip, row)
+    this.#schedule(row)
+    if (state.ban !== null) this.#bans.set(row, { jail, ip, ...state.ban })
   }
 
-  #untrack(key: string): void {
-    this.#states.delete(key)
-    this.#bans.delete(key)
-    this.#dueAt.delete(key)
+  #untrack(jail: string, ip: string): void {
+    const row = this.#rows.get(jail, ip)
+    if (row === undefined) return
+    this.#rows.delete(jail, ip)
+    this.#bans.delete(row)
   }
 
-  #requeue(key: string): void {
-    const state = this.#states.get(key)
-    if (state !== undefined) this.#schedule(key, state)
+  /** Schedules `row` again after a tick took it, unless it is gone since. */
+  #requeue(row: Tracked): void {
+    if (this.#rows.get(row.jail, row.ip) === row) this.#schedule(row)
   }
 
-  /** A key needs a heap entry only when it falls due earlier than the one it
+  /** A row needs a heap entry only when it falls due earlier than the one it
    *  has: the earlier entry pops first and re-schedules from the state then. */
-  #schedule(key: string, state: AddressState): void {
-    const due = nextDue(state, this.#policyOf(key))
-    const have = this.#dueAt.get(key)
-    if (have !== undefined && have <= due) return
-    this.#dueAt.set(key, due)
-    this.#due.push(due, key)
+  #schedule(row: Tracked): void {
+    const due = nextDue(row.state, this.#rules.policyFor(row.jail) ?? this.#rules.fallbackPolicy)
+    if (row.dueAt <= due) return
+    row.dueAt = due
+    this.#due.push(due, row)
   }
 }

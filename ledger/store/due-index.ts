@@ -1,16 +1,16 @@
-// A min-heap of (due time, state key): which addresses need a tick next.
-// Entries are hints: a popped key is checked against its current state, and
-// a key may appear more than once (the stale copies are dropped when popped).
+// A min-heap of (due time, item): which addresses need a tick next.
+// Entries are hints: a popped item is checked against its current state, and
+// an item may appear more than once (the stale copies are dropped when popped).
 
-export class DueIndex {
+export class DueIndex<K> {
   #times: number[] = []
-  #keys: string[] = []
+  #keys: K[] = []
 
   get size(): number {
     return this.#times.length
   }
 
-  push(due: number, key: string): void {
+  push(due: number, key: K): void {
     const times = this.#times
     const keys = this.#keys
     let i = times.length
@@ -20,7 +20,7 @@ export class DueIndex {
       const parent = (i - 1) >> 1
       if ((times[parent] as number) <= due) break
       times[i] = times[parent] as number
-      keys[i] = keys[parent] as string
+      keys[i] = keys[parent] as K
       i = parent
     }
     times[i] = due
@@ -32,25 +32,25 @@ export class DueIndex {
     return this.#times[0]
   }
 
-  /** Removes and returns every key due at or before `t`. */
-  popDue(t: number): string[] {
-    const out: string[] = []
+  /** Removes and returns every item due at or before `t`. */
+  popDue(t: number): K[] {
+    const out: K[] = []
     while (this.#times.length > 0 && (this.#times[0] as number) <= t) out.push(this.#pop())
     return out
   }
 
-  /** Drops every entry; call `push` again for the keys that still matter. */
+  /** Drops every entry; call `push` again for the items that still matter. */
   clear(): void {
     this.#times = []
     this.#keys = []
   }
 
-  #pop(): string {
+  #pop(): K {
     const times = this.#times
     const keys = this.#keys
-    const top = keys[0] as string
+    const top = keys[0] as K
     const lastTime = times.pop() as number
-    const lastKey = keys.pop() as string
+    const lastKey = keys.pop() as K
     const n = times.length
     if (n > 0) {
       let i = 0
@@ -61,7 +61,7 @@ export class DueIndex {
         const c = r < n && (times[r] as number) < (times[l] as number) ? r : l
         if ((times[c] as number) >= lastTime) break
         times[i] = times[c] as number
-        keys[i] = keys[c] as string
+        keys[i] = keys[c] as K
         i = c
       }
       times[i] = lastTime

@@ -222,7 +222,8 @@ function print(rows: readonly Row[]): void {
   }
 }
 
-const parts: Record<string, (dir: string) => Promise<Row[]>> = { replay: replayPart, startup: startupPart, memory: memoryPart }
+// Each part can run alone (node ... --part NAME DIR), e.g. under --cpu-prof.
+const parts: Record<string, (dir: string) => Promise<Row[]>> = { ingest: ingestPart, replay: replayPart, startup: startupPart, memory: memoryPart }
 const at = process.argv.indexOf('--part')
 if (at !== -1) {
   const part = parts[process.argv[at + 1] ?? '']

@@ -136,6 +136,13 @@ t.test('property: replay reproduces the stored projections exactly', async t => 
         const [jail = '', ip = ''] = key.split('/')
         if (JSON.stringify(ledger.state(jail, ip)) !== JSON.stringify(s)) throw new Error(`memory differs for ${key}`)
       }
+      const inForce = [...replayed.states].filter(([, s]) => s.ban !== null && s.ban.until > now).map(([key]) => key).sort()
+      const active = ledger.activeBans(now).map(b => `${b.jail}/${b.ip}`).sort()
+      if (JSON.stringify(active) !== JSON.stringify(inForce)) throw new Error(`active bans ${active.join()} differ from replay's ${inForce.join()}`)
+      // Every address is in the due index: 100 days on, each ban has
+      // expired and each state is forgotten (bans and their memory last 20).
+      await ledger.tick(now + 100 * DAY)
+      if (ledger.addresses !== 0) throw new Error(`${ledger.addresses} addresses left after every due time`)
     } finally {
       await ledger.close()
       await rm(dir, { recursive: true, force: true })
