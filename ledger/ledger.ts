@@ -238,24 +238,12 @@ export class Ledger {
 
     const overlay = new ProjectionMap<AddressState | null>()
     // One lookup per layer: null marks an address forgotten in that layer.
-    // decide() and the fold below read the same address one after the
-    // other: the last answer is kept (and kept current by the fold).
-    let lastJail = ''
-    let lastIp = ''
-    let last: AddressState | undefined
-    const remember = (jail: string, ip: string, state: AddressState | undefined): AddressState | undefined => {
-      lastJail = jail
-      lastIp = ip
-      last = state
-      return state
-    }
     const view = (jail: string, ip: string): AddressState | undefined => {
-      if (ip === lastIp && jail === lastJail) return last
       const mine = overlay.get(jail, ip)
-      if (mine !== undefined) return remember(jail, ip, mine ?? undefined)
+      if (mine !== undefined) return mine ?? undefined
       const pending = prev?.overlay.get(jail, ip)
-      if (pending !== undefined) return remember(jail, ip, pending ?? undefined)
-      return remember(jail, ip, this.#rows.get(jail, ip)?.state)
+      if (pending !== undefined) return pending ?? undefined
+      return this.#rows.get(jail, ip)?.state
     }
     const popped: Tracked[] = []
     const entries: Prepared['entries'] = []
@@ -296,11 +284,7 @@ export class Ledger {
         results.push({ seq: 0, duplicate: false, events })
         continue
       }
-      for (const e of events) {
-        const next = evolve(view(e.jail, e.ip), [e])
-        overlay.set(e.jail, e.ip, next ?? null)
-        remember(e.jail, e.ip, next)
-      }
+      for (const e of events) overlay.set(e.jail, e.ip, evolve(view(e.jail, e.ip), [e]) ?? null)
       seq += 1
       const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
       entries.push({ entry, bytes: encodeEntry(entry), id })
