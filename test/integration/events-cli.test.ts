@@ -194,6 +194,10 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
   const ledger = await Ledger.open({ dir: join(dirname(a.config), 'data', 'ledger'), rules: rulesFromConfig(await loadConfig(a.config)) })
   let open = true
   t.teardown(() => (open ? ledger.close() : undefined))
+  // --follow before any ledger has published: it waits for the stream, then
+  // prints it from its start.
+  const early = run(t, [BIN, 'events', '--follow', '--json', '--config', n.config])
+  await waitFor(() => early.err().includes('waiting for the stream BANLEDGER_LEDGER'), { what: 'events --follow waiting for the stream', timeout: 10_000 })
   const publisher = await (await natsBus(t, server, { host: 'core' })).publishLedger(ledgerFeed(ledger))
   await ledger.submit(history(now))
   const nc = await connect({ servers: server.url })
@@ -201,11 +205,15 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
   const jsm: JetStreamManager = await nc.jetstreamManager()
   const published = async () => (await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq === ledger.seq
   await waitFor(published, { what: 'every entry in BANLEDGER_LEDGER', timeout: 20_000 })
+  await waitFor(() => rows(early.out()).at(-1)?.seq === ledger.seq, { what: 'the history through the early --follow', timeout: 10_000 })
+  t.equal(rows(early.out())[0]?.seq, 1, 'the early --follow printed the stream from its start')
+  early.child.kill('SIGINT')
+  t.equal(await early.exited, 0, `exit status 0 on SIGINT ${early.err()}`)
 
   // Follow on NATS from the next entry, then commit three more failures.
   const next = ledger.seq + 1
+  // It reads from `next` on: entries committed before it subscribes count too.
   const f = run(t, [BIN, 'events', '--follow', '--json', '--since', String(next), '--type', 'BanIssued,ban', '--config', n.config])
-  await new Promise(resolve => setTimeout(resolve, 1000))
   await ledger.submit([0, 1, 2].map(k => failure('203.0.113.77', now - 5 * MIN + k, { jail: 'web' })))
   await waitFor(() => rows(f.out()).length >= 2, { what: 'the ban through --follow on NATS', timeout: 10_000 })
   t.match(rows(f.out()), [{ seq: next + 2, type: 'BanIssued', jail: 'web', ip: '203.0.113.77' }, { seq: next + 2, type: 'ban' }])

@@ -26,7 +26,8 @@ import { pinoLogger } from '../logger.js'
 import { iso, parseTimeArg } from '../time-arg.js'
 import { UsageError } from '../usage-error.js'
 
-/** How often --follow looks for new entries on the embedded bus. */
+/** How often --follow looks for new entries on the embedded bus, or for
+ *  the ledger stream on NATS before a ledger has made it. */
 const POLL = 500
 /** Entries per read of the embedded ledger. */
 const PAGE = 1000
@@ -77,7 +78,9 @@ Options:
                     ${POLL} ms, through the service when it runs; otherwise it
                     opens the ledger only when its files changed, for the
                     time of one read, so the service and other commands can
-                    still take it. NATS: an ordered consumer follows the stream
+                    still take it. NATS: an ordered consumer follows the
+                    stream; before any ledger has made it, events waits for
+                    it (saying so on stderr) and then prints it from its start
   --json            one JSON object per line (below)
 ${CONFIG_HELP}
 
@@ -341,9 +344,18 @@ async function ledgerFiles(dir: string): Promise<string> {
 async function fromStream(config: Config, nats: NatsBusConfig, io: CliIO, read: Read): Promise<void> {
   const stream = await openLedgerStream(nats, config.host, io, { follow: read.follow, purpose: 'events' })
   try {
+    // Following a fleet whose ledger has not published yet: wait for it.
+    // Everything it then holds came after the command started.
+    let waited = false
+    while (read.follow && !read.signal.aborted && !(await stream.exists())) {
+      if (!waited) io.err(`events: waiting for the stream ${stream.name}: no ledger has published on this bus yet`)
+      waited = true
+      await sleep(POLL, undefined, { signal: read.signal }).catch(() => {})
+    }
+    if (read.signal.aborted) return
     const { first, last } = await stream.info()
     const at = async (seq: number): Promise<number> => (await stream.probe(seq))?.entry.at ?? Infinity
-    const start = await startSeq(read, Math.max(first, 1), last, at)
+    const start = waited && read.since === null ? Math.max(first, 1) : await startSeq(read, Math.max(first, 1), last, at)
     for await (const { seq, data } of stream.read(start, read.follow ? null : last, read.signal)) {
       read.emit(stream.decode(seq, data))
     }
@@ -359,6 +371,8 @@ export type StreamState = Readonly<{ first: number; last: number; messages: numb
 export type LedgerStream = Readonly<{
   /** <PREFIX>_LEDGER. */
   name: string
+  /** False while no ledger has published (the stream is missing). */
+  exists(): Promise<boolean>
   /** The stream's first and last sequence and message count, now. */
   info(): Promise<StreamState>
   /** The entry at `seq` (or the next one held); null when there is none. */
@@ -395,8 +409,9 @@ export async function openLedgerStream(
     })()
   }
   const js = nc.jetstream()
+  const missing = (err: unknown): boolean => /stream not found/i.test((err as Error).message)
   const failed = (what: string, err: unknown): LedgerStreamError => new LedgerStreamError(
-    /stream not found/i.test((err as Error).message)
+    missing(err)
       ? `there is no stream ${name} on NATS: no ledger has published on this bus (bus.nats.stream_prefix: ${nats.streamPrefix})`
       : `${what} ${name}: ${(err as Error).message}`, { cause: err })
   const decode = (seq: number, data: Uint8Array): LedgerEntry => {
@@ -410,15 +425,26 @@ export async function openLedgerStream(
     return entry
   }
 
+  const info = async (): Promise<StreamState> => {
+    try {
+      const jsm = await nc.jetstreamManager({ checkAPI: false })
+      const { state } = await jsm.streams.info(name)
+      return { first: state.first_seq, last: state.last_seq, messages: state.messages }
+    } catch (err) {
+      throw failed('cannot read the state of', err)
+    }
+  }
+
   return {
     name,
-    async info() {
+    info,
+    async exists() {
       try {
-        const jsm = await nc.jetstreamManager({ checkAPI: false })
-        const { state } = await jsm.streams.info(name)
-        return { first: state.first_seq, last: state.last_seq, messages: state.messages }
+        await info()
+        return true
       } catch (err) {
-        throw failed('cannot read the state of', err)
+        if (missing((err as Error).cause)) return false
+        throw err
       }
     },
     async probe(seq) {
