@@ -153,12 +153,14 @@ t.test('events on the embedded ledger', async t => {
 
   t.test('--follow without the service leaves the ledger free, and stops on SIGINT', async t => {
     const next = (entries.at(-1) as LedgerEntry).seq + 1
-    const f = run(t, [BIN, 'events', '--follow', '--json', '--since', String(next), '--config', config])
-    await new Promise(resolve => setTimeout(resolve, 1500))
+    // From the last entry: once it is printed, events has read the ledger.
+    const f = run(t, [BIN, 'events', '--follow', '--json', '--since', String(next - 1), '--config', config])
+    await waitFor(() => rows(f.out()).length > 0, { what: 'the first read of --follow', timeout: 10_000 })
     const ban = await cli(['ban', '203.0.113.200', '--jail', 'ssh', '--config', config])
     t.equal(ban.code, 0, `a command takes the ledger while events follows it: ${ban.stderr}`)
-    await waitFor(() => rows(f.out()).length >= 2, { what: 'the new ban', timeout: 10_000 })
-    t.match(rows(f.out()), [{ seq: next, type: 'BanIssued', ip: '203.0.113.200', reason: 'operator' }, { seq: next, type: 'ban' }])
+    const fresh = (): Row[] => rows(f.out()).filter(r => r.seq >= next)
+    await waitFor(() => fresh().length >= 2, { what: 'the new ban', timeout: 10_000 })
+    t.match(fresh(), [{ seq: next, type: 'BanIssued', ip: '203.0.113.200', reason: 'operator' }, { seq: next, type: 'ban' }])
     f.child.kill('SIGINT')
     t.equal(await f.exited, 0, `exit status 0 on SIGINT ${f.err()}`)
   })
@@ -170,10 +172,15 @@ t.test('events on the embedded ledger', async t => {
     t.ok(rows(r.stdout).length >= events.length + 1, 'every entry, through the service')
     const last = rows(r.stdout).at(-1)?.seq ?? 0
     const f = run(t, [BIN, 'events', '--follow', '--json', '--type', 'decisions', '--config', config])
-    await new Promise(resolve => setTimeout(resolve, 1500))
-    t.equal((await cli(['unban', '203.0.113.200', '--jail', 'ssh', '--config', config])).code, 0)
-    await waitFor(() => rows(f.out()).length >= 1, { what: 'the unban', timeout: 10_000 })
-    t.match(rows(f.out()), [{ type: 'unban', ip: '203.0.113.200', reason: 'operator' }])
+    // Nothing tells when it has started: unban and ban again until it prints.
+    let banned = true
+    await waitFor(async () => {
+      const r = await cli([banned ? 'unban' : 'ban', '203.0.113.200', '--jail', 'ssh', '--config', config])
+      if (r.code !== 0) throw new Error(r.stderr)
+      banned = !banned
+      return rows(f.out()).length >= 1
+    }, { what: 'a decision through --follow', timeout: 20_000 })
+    t.match(rows(f.out())[0], { ip: '203.0.113.200', reason: 'operator' })
     t.ok((rows(f.out())[0]?.seq ?? 0) > last, 'only what came after it started (--follow without --since)')
     f.child.kill('SIGTERM')
     t.equal(await f.exited, 0, 'exit status 0 on SIGTERM')
