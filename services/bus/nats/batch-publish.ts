@@ -14,6 +14,10 @@ export type Outgoing = Readonly<{
   msgID: string
   /** Nats-Expected-Last-Sequence: the stream refuses the message unless its last sequence is this. */
   lastSequence?: number
+  /** false: sent without a reply, so the stream does not acknowledge it.
+   *  Only for a message whose refusal a later one in the same batch shows:
+   *  one that expects this message's sequence as the stream's last. */
+  ack: boolean
 }>
 
 type Pending = { left: number; resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
@@ -69,18 +73,21 @@ export class BatchPublisher {
     if (this.#nc.isClosed()) return Promise.reject(new PublishError('the NATS connection is closed'))
     const id = String(++this.#next)
     const reply = `${this.#inbox}.${id}`
+    let acks = 0
+    for (const m of msgs) if (m.ack) acks++
+    if (acks === 0) return Promise.reject(new PublishError('a batch none of whose messages is acknowledged'))
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const p = this.#pending.get(id)
-        if (p !== undefined) this.#end(id, p, new PublishError(`TIMEOUT: ${p.left} of ${msgs.length} not acknowledged in ${timeout}ms`))
+        if (p !== undefined) this.#end(id, p, new PublishError(`TIMEOUT: ${p.left} of ${acks} acknowledgements not received in ${timeout}ms`))
       }, timeout)
-      this.#pending.set(id, { left: msgs.length, resolve, reject, timer })
+      this.#pending.set(id, { left: acks, resolve, reject, timer })
     })
     for (const m of msgs) {
       const h = headers()
       h.set('Nats-Msg-Id', m.msgID)
       if (m.lastSequence !== undefined) h.set('Nats-Expected-Last-Sequence', String(m.lastSequence))
-      this.#nc.publish(m.subject, m.data, { reply, headers: h })
+      this.#nc.publish(m.subject, m.data, m.ack ? { reply, headers: h } : { headers: h })
     }
     return done
   }

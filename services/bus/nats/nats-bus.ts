@@ -87,7 +87,7 @@ export class NatsBus implements Bus {
     const n = this.#names
     try {
       await this.#publisher.publish(inputs.map(i => ({
-        subject: i.type === 'log' ? n.events(i.host, i.jail) : n.commands(this.#host), data: encodeInput(i), msgID: i.id,
+        subject: i.type === 'log' ? n.events(i.host, i.jail) : n.commands(this.#host), data: encodeInput(i), msgID: i.id, ack: true,
       })), PUBLISH_TIMEOUT)
     } catch (err) {
       throw new BusError('BANLEDGER_BUS_PUBLISH', `the events stream did not store every input: ${(err as Error).message}`, { cause: err })
