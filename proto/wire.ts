@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import protobuf from 'protobufjs'
 import type {
   AddressState, Ban, BanReason, Decision, DecisionReason, DomainEvent,
-  FailureOutcome, LedgerEntry, LedgerInput, LiftReason, Millis,
+  FailureOutcome, LedgerEntry, LedgerInput, LiftReason, LogEvent, Millis,
 } from '../ledger/rules/types.js'
 
 protobuf.util.Long = null as unknown as typeof protobuf.util.Long
@@ -20,6 +20,7 @@ const type = (name: string): protobuf.Type => root.lookupType(`banledger.v1.${na
 export const wireTypes = {
   LogEvent: type('LogEvent'),
   LedgerInput: type('LedgerInput'),
+  LogEventBatch: type('LogEventBatch'),
   LedgerEntry: type('LedgerEntry'),
   LedgerEntryEvents: type('LedgerEntryEvents'),
   AddressState: type('AddressState'),
@@ -84,12 +85,7 @@ const decisionReason = enumMap<DecisionReason>(
 export function inputToWire(input: LedgerInput): Msg {
   switch (input.type) {
     case 'log':
-      return {
-        log: {
-          id: input.id, kind: logKind.to(input.kind), jail: input.jail, ip: input.ip, at: input.at,
-          host: input.host, source: input.source, user: input.user ?? '', receivedAt: input.receivedAt ?? 0,
-        },
-      }
+      return { log: logEventToWire(input) }
     case 'operator':
       return {
         operator: {
@@ -114,17 +110,8 @@ export function inputToWire(input: LedgerInput): Msg {
 
 export function inputFromWire(m: Msg): LedgerInput {
   switch (m['input']) {
-    case 'log': {
-      const l = sub(m, 'log')
-      const user = str(l, 'user')
-      const receivedAt = num(l, 'receivedAt')
-      return {
-        type: 'log', kind: logKind.from(l['kind']), id: str(l, 'id'), jail: str(l, 'jail'),
-        ip: str(l, 'ip'), at: num(l, 'at'), host: str(l, 'host'), source: str(l, 'source'),
-        ...(user !== '' ? { user } : {}),
-        ...(receivedAt !== 0 ? { receivedAt } : {}),
-      }
-    }
+    case 'log':
+      return logEventFromWire(sub(m, 'log'))
     case 'operator': {
       const o = sub(m, 'operator')
       const duration = num(o, 'duration')
@@ -148,12 +135,45 @@ export function inputFromWire(m: Msg): LedgerInput {
   }
 }
 
+function logEventToWire(e: LogEvent): Msg {
+  return {
+    id: e.id, kind: logKind.to(e.kind), jail: e.jail, ip: e.ip, at: e.at,
+    host: e.host, source: e.source, user: e.user ?? '', receivedAt: e.receivedAt ?? 0,
+  }
+}
+
+function logEventFromWire(l: Msg): LogEvent {
+  const user = str(l, 'user')
+  const receivedAt = num(l, 'receivedAt')
+  return {
+    type: 'log', kind: logKind.from(l['kind']), id: str(l, 'id'), jail: str(l, 'jail'),
+    ip: str(l, 'ip'), at: num(l, 'at'), host: str(l, 'host'), source: str(l, 'source'),
+    ...(user !== '' ? { user } : {}),
+    ...(receivedAt !== 0 ? { receivedAt } : {}),
+  }
+}
+
 export function encodeInput(input: LedgerInput): Uint8Array {
   return wireTypes.LedgerInput.encode(inputToWire(input)).finish()
 }
 
 export function decodeInput(bytes: Uint8Array): LedgerInput {
   return inputFromWire(decode(wireTypes.LedgerInput, bytes))
+}
+
+/** Several LogEvents in one message (a watcher's publish on an events
+ *  subject). One event encodes to the same bytes as a LedgerInput with `log`
+ *  set. */
+export function encodeLogEventBatch(events: readonly LogEvent[]): Uint8Array {
+  return wireTypes.LogEventBatch.encode({ events: events.map(logEventToWire) }).finish()
+}
+
+/** The events of a LogEventBatch (or of a LedgerInput with `log` set: the
+ *  same bytes); a message without any is refused. */
+export function decodeLogEventBatch(bytes: Uint8Array): LogEvent[] {
+  const events = decode(wireTypes.LogEventBatch, bytes)['events']
+  if (!Array.isArray(events) || events.length === 0) throw new WireError('LogEventBatch: no events')
+  return events.map(e => logEventFromWire(e as Msg))
 }
 
 // ---------------------------------------------------------------- events

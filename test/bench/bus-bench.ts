@@ -10,7 +10,9 @@
 //      ledger stream's last sequence (= the ledger's sequence)  >= 50,000/s
 //      For context (no target): the ledger alone draining the same events
 //      from the stream once the watchers published them all (the ledger
-//      side's rate when the watchers run on other hosts), and the CPU
+//      side's rate when the watchers run on other hosts), events stored in
+//      the events stream and acknowledged by the ledger (the stream holds
+//      batches of events: the bench counts them by reading it), and the CPU
 //      seconds each process used.
 //   2. decision latency at 1,000 events/s over NATS: 2 watchers, 1 ledger,
 //      3 firewall workers (dry-run backends), every 3rd failure of an
@@ -46,7 +48,7 @@ import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { connect, type JetStreamManager, type NatsConnection } from 'nats'
+import { connect, type ConsumerMessages, type JetStreamManager, type NatsConnection } from 'nats'
 import { canonicalAddress } from '../../ledger/rules/addresses.js'
 import type { LedgerEntry } from '../../ledger/rules/types.js'
 import { LedgerStore } from '../../ledger/store/ledger-store.js'
@@ -248,20 +250,84 @@ const pct = (sorted: readonly number[], p: number): number => sorted[Math.min(so
 
 type Sample = { t: number; ledger: number; acked: number; published: number }
 
+/** The events a LogEventBatch holds: its top-level field-1 records, counted
+ *  without decoding them (the bench shares the 2 cores it measures). */
+function eventsIn(data: Uint8Array): number {
+  let n = 0
+  let i = 0
+  const varint = (): number => {
+    let v = 0
+    for (let shift = 0; ; shift += 7) {
+      const b = data[i++] ?? 0
+      v += (b & 0x7f) * 2 ** shift
+      if (b < 0x80) return v
+    }
+  }
+  while (i < data.length) {
+    const tag = varint()
+    if (tag !== 0x0a) throw new Error(`not a LogEventBatch (tag ${tag})`)
+    const length = varint()
+    i += length
+    n++
+  }
+  return n
+}
+
+/** Events in the events stream, read as they are stored (an ordered
+ *  consumer): a message holds a batch of them, so its sequence does not
+ *  count them. `upTo(seq)`: the events in messages 1..seq read so far. */
+class EventCounter {
+  #total = 0
+  readonly #cumulative: number[] = [0]
+  readonly #stop: () => void
+  readonly #done: Promise<void>
+
+  private constructor(messages: ConsumerMessages) {
+    this.#stop = () => messages.stop()
+    this.#done = (async () => {
+      for await (const m of messages) {
+        this.#total += eventsIn(m.data)
+        this.#cumulative[m.seq] = this.#total
+      }
+    })()
+  }
+
+  static async follow(nc: NatsConnection): Promise<EventCounter> {
+    const consumer = await nc.jetstream().consumers.get(STREAMS.events)
+    return new EventCounter(await consumer.consume())
+  }
+
+  get total(): number {
+    return this.#total
+  }
+
+  upTo(seq: number): number {
+    for (let s = Math.min(seq, this.#cumulative.length - 1); s > 0; s--) {
+      const n = this.#cumulative[s]
+      if (n !== undefined) return n
+    }
+    return 0
+  }
+
+  async stop(): Promise<void> {
+    this.#stop()
+    await this.#done
+  }
+}
+
 /** Polls the streams every 20 ms until `done(sample)`, until `moving(sample)`
  *  has not changed for INGEST_STALL_MS, or until a process is not `alive()`. */
-async function probe(jsm: JetStreamManager, done: (s: Sample) => boolean, moving: (s: Sample) => number, alive: () => boolean): Promise<Sample[]> {
+async function probe(jsm: JetStreamManager, events: EventCounter, done: (s: Sample) => boolean, moving: (s: Sample) => number, alive: () => boolean): Promise<Sample[]> {
   const samples: Sample[] = []
   let lastMove = performance.now()
   let last = -1
   while (true) {
     const t0 = performance.now()
-    const [l, e, c] = await Promise.all([
-      jsm.streams.info(STREAMS.ledger), jsm.streams.info(STREAMS.events),
-      jsm.consumers.info(STREAMS.events, 'ledger').catch(() => null),
+    const [l, c] = await Promise.all([
+      jsm.streams.info(STREAMS.ledger), jsm.consumers.info(STREAMS.events, 'ledger').catch(() => null),
     ])
     const t = (t0 + performance.now()) / 2
-    const s = { t, ledger: l.state.last_seq, acked: c?.ack_floor.stream_seq ?? 0, published: e.state.last_seq }
+    const s = { t, ledger: l.state.last_seq, acked: events.upTo(c?.ack_floor.stream_seq ?? 0), published: events.total }
     samples.push(s)
     if (done(s)) return samples
     if (moving(s) !== last) { last = moving(s); lastMove = t }
@@ -332,6 +398,7 @@ async function ingest(drain: boolean): Promise<void> {
   const { server, down } = await natsServer()
   const procs: Proc[] = []
   let nc: NatsConnection | null = null
+  let events: EventCounter | null = null
   const profDir = PROFILE ? tempDir('banledger-bus-profile-') : null
   if (profDir !== null) keep.push(profDir)
   const prof = profDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]
@@ -342,6 +409,7 @@ async function ingest(drain: boolean): Promise<void> {
     const ledgerConfig = writeConfig(procDir(root, 'ledger'), { host: 'ledger', logpath: [join(root, 'unused.log')], nats: server.url })
     let ledger = await startProc('ledger', ledgerConfig, ['ledger'], drain ? [] : prof) // it creates the streams
     procs.push(ledger)
+    const counter = events = await EventCounter.follow(nc)
     const watcherConfigs = ['web1', 'web2'].map((host, w) => {
       const dir = procDir(root, host)
       const log = join(dir, 'auth.log')
@@ -356,7 +424,7 @@ async function ingest(drain: boolean): Promise<void> {
     const w0 = performance.now()
     if (!drain) {
       cpu.add('ledger', ledger.pid)
-      const probed = probe(jsm, s => s.ledger >= INGEST_EVENTS, s => s.ledger, alive)
+      const probed = probe(jsm, counter, s => s.ledger >= INGEST_EVENTS, s => s.ledger, alive)
       const watchers = await Promise.all(watcherConfigs.map(w => startProc(w.host, w.config, ['watcher'], prof)))
       procs.push(...watchers)
       for (const w of watchers) cpu.add(w.name, w.pid, true) // from their start
@@ -365,10 +433,10 @@ async function ingest(drain: boolean): Promise<void> {
       await stopProc(ledger)
       const watchers = await Promise.all(watcherConfigs.map(w => startProc(w.host, w.config, ['watcher'])))
       procs.push(...watchers)
-      await probe(jsm, s => s.published >= INGEST_EVENTS, s => s.published, alive)
+      await probe(jsm, counter, s => s.published >= INGEST_EVENTS, s => s.published, alive)
       for (const w of watchers) await stopProc(w)
       cpu.reset()
-      const probed = probe(jsm, s => s.ledger >= INGEST_EVENTS, s => s.ledger, alive)
+      const probed = probe(jsm, counter, s => s.ledger >= INGEST_EVENTS, s => s.ledger, alive)
       ledger = await startProc('ledger (draining)', ledgerConfig, ['ledger'], prof)
       procs.push(ledger)
       cpu.add('ledger', ledger.pid, true)
@@ -388,6 +456,8 @@ async function ingest(drain: boolean): Promise<void> {
       rows.push({ name: '  context: acknowledged by the ledger (consumer ack floor)', value: `${fmt(rateOf(samples, 'acked').rate)} events/s` })
       rows.push({ name: '  context: stored in the events stream (watchers\' publishes)', value: `${fmt(rateOf(samples, 'published').rate)} events/s` })
       notes.push(`${label}, most events waiting in the events stream for the ledger: ${fmt(Math.max(...samples.map(s => s.published - s.acked)))}`)
+      const messages = (await jsm.streams.info(STREAMS.events)).state.messages
+      notes.push(`${label}, events stream: ${fmt(messages)} messages, ${fmt(counter.total / messages, 1)} events each`)
     } else {
       rows.push({ name: '  context: the ledger alone draining the events stream (watchers done)', value: result })
     }
@@ -399,6 +469,7 @@ async function ingest(drain: boolean): Promise<void> {
     if (profDir !== null) notes.push(...summarizeProfiles(profDir, new Map(procs.map(p => [p.pid, p.name]))))
   } finally {
     for (const p of procs) await stopProc(p)
+    await events?.stop()
     await nc?.close()
     await down()
   }

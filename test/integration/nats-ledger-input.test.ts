@@ -1,34 +1,40 @@
 // What the ledger takes from the events stream (issue 4): garbage (not
 // protobuf, the wrong kind of input, absurd times) and forged host claims
-// are logged and skipped, never a crash, and the rest flows.
+// are logged and skipped, never a crash, and the rest flows; in a batch,
+// only the forged events are dropped.
 import { join } from 'node:path'
-import { connect } from 'nats'
-import t from 'tap'
+import { AckPolicy, connect } from 'nats'
+import t, { type Test } from 'tap'
 import { parseConfig } from '../../ops/config/load-config.js'
-import { decodeEntry, encodeInput } from '../../proto/wire.js'
+import { decodeEntry, encodeInput, encodeLogEventBatch } from '../../proto/wire.js'
 import { buildService } from '../../services/run/service.js'
-import { captureLogs, logEvent } from '../helpers/bus-kit.js'
+import { captureLogs, logEvent, natsBus, type Logs } from '../helpers/bus-kit.js'
 import { tempDir } from '../helpers/cli.js'
 import { requireNatsServer, startNats } from '../helpers/nats-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
-t.test('garbage and forged claims on the events subjects are dropped with a reason; valid events flow', async t => {
-  if (!(await requireNatsServer(t))) return
-  const server = await startNats(t)
+/** A `banledger run --role ledger` service in this process, on `url`; stopped in teardown. */
+async function startLedger(t: Test, url: string, logs: Logs): Promise<void> {
   const dir = await tempDir(t)
   const config = parseConfig(`
 data_dir: ${join(dir, 'data')}
 host: core
 ignore_self: false
 firewall: { backend: dry-run }
-bus: { nats: { servers: [${server.url}] } }
+bus: { nats: { servers: [${url}] } }
 jails:
   ssh: { filter: sshd, logpath: ${join(dir, 'auth.log')} }
 `, join(dir, 'banledger.yaml'), { hostname: 'core' })
-  const logs = captureLogs('info')
   const service = buildService(config, { logger: logs.logger, roles: ['ledger'] })
   t.teardown(() => service.stop())
   await service.start()
+}
+
+t.test('garbage and forged claims on the events subjects are dropped with a reason; valid events flow', async t => {
+  if (!(await requireNatsServer(t))) return
+  const server = await startNats(t)
+  const logs = captureLogs('info')
+  await startLedger(t, server.url, logs)
 
   const nc = await connect({ servers: server.url })
   t.teardown(() => nc.close())
@@ -44,18 +50,52 @@ jails:
   await js.publish(subject, encodeInput(logEvent('web1', '192.0.2.13', now + 3 * 365 * 86_400_000)), { msgID: 'absurd-2' })
   const good = logEvent('web1', '192.0.2.14', now - 1000)
   await js.publish(subject, encodeInput(good), { msgID: good.id })
+  const batch = [logEvent('web1', '192.0.2.15', now - 900), logEvent('web3', '192.0.2.16', now - 800), logEvent('web1', '192.0.2.17', now - 700)]
+  await js.publish(subject, encodeLogEventBatch(batch), { msgID: 'batch-1' })
 
   const jsm = await nc.jetstreamManager()
-  await waitFor(async () => (await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq >= 1, { what: 'the valid event in the ledger' })
-  const entry = decodeEntry((await jsm.streams.getMessage('BANLEDGER_LEDGER', { seq: 1 })).data)
-  t.match(entry.cause, { type: 'log', id: good.id, ip: '192.0.2.14', host: 'web1' }, 'the valid event is entry 1')
-  t.equal((await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq, 1, 'nothing else was stored')
+  await waitFor(async () => (await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq >= 3, { what: 'the valid events in the ledger' })
+  const entries = await Promise.all([1, 2, 3].map(async seq => decodeEntry((await jsm.streams.getMessage('BANLEDGER_LEDGER', { seq })).data)))
+  t.match(entries[0]?.cause, { type: 'log', id: good.id, ip: '192.0.2.14', host: 'web1' }, 'the valid event is entry 1')
+  t.same(entries.slice(1).map(e => e.cause.type === 'log' ? e.cause.ip : ''), ['192.0.2.15', '192.0.2.17'], 'the batch\'s valid events follow')
+  t.equal((await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq, 3, 'nothing else was stored')
   const text = logs.lines.join('')
-  t.match(text, /dropped a message on banledger.events.web1.ssh: not a LedgerInput/, 'garbage')
-  t.match(text, /an input of type operator on an events subject/, 'the wrong kind of input')
+  t.match(text, /dropped a message on banledger.events.web1.ssh: not a LogEventBatch/, 'garbage')
+  t.match(text, /not a LogEventBatch: LogEventBatch: no events/, 'the wrong kind of input (an operator command is no LogEvent)')
+  t.match(text, /claims host \\"web3\\" on the subject of web1/, 'a forged host in a batch')
   t.match(text, /claims host \\"web2\\" on the subject of web1/, 'a forged host')
   t.match(text, /claims jail \\"smtp\\" on the subject of ssh/, 'a forged jail')
   t.equal(text.match(/not a plausible time/g)?.length, 2, 'absurd times')
   const info = await jsm.consumers.info('BANLEDGER_EVENTS', 'ledger')
   t.equal(info.num_ack_pending + info.num_pending, 0, 'every message, dropped or stored, is acknowledged')
+})
+
+t.test('events read again in batches cut otherwise are stored once; an older ledger consumer gets the new bound', async t => {
+  if (!(await requireNatsServer(t))) return
+  const server = await startNats(t)
+  // The consumer as an earlier version made it: 50,000 messages in flight.
+  const nc = await connect({ servers: server.url })
+  t.teardown(() => nc.close())
+  const jsm = await nc.jetstreamManager()
+  await jsm.streams.add({ name: 'BANLEDGER_EVENTS', subjects: ['banledger.events.>', 'banledger.commands.>'] })
+  await jsm.consumers.add('BANLEDGER_EVENTS', { durable_name: 'ledger', ack_policy: AckPolicy.Explicit, max_ack_pending: 50_000 })
+  await startLedger(t, server.url, captureLogs('info'))
+  t.equal((await jsm.consumers.info('BANLEDGER_EVENTS', 'ledger')).config.max_ack_pending, 500, 'the bound is in batches now')
+
+  const watcher = await natsBus(t, server, { host: 'web1' })
+  const now = Date.now()
+  const events = [1, 2, 3, 4].map(i => logEvent('web1', `192.0.2.${i}`, now - 1000 + i))
+  await watcher.publishInputs(events.slice(0, 3))
+  await watcher.publishInputs(events.slice(1)) // a re-read from the second line on: another batch
+  await watcher.publishInputs(events.slice(0, 3)) // the same batch again: the same message id
+  await watcher.publishInputs(events.slice(2, 3)) // one event alone: its own id
+  await waitFor(async () => (await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq >= 4, { what: '4 entries' })
+  await waitFor(async () => (await jsm.consumers.info('BANLEDGER_EVENTS', 'ledger')).num_ack_pending === 0, { what: 'every batch acknowledged' })
+  t.equal((await jsm.streams.info('BANLEDGER_EVENTS')).state.messages, 3, 'the batch published twice is stored once (the duplicate window)')
+  const ips = await Promise.all([1, 2, 3, 4].map(async seq => {
+    const e = decodeEntry((await jsm.streams.getMessage('BANLEDGER_LEDGER', { seq })).data)
+    return e.cause.type === 'log' ? e.cause.ip : ''
+  }))
+  t.same(ips, events.map(e => e.ip), 'each event once, in order')
+  t.equal((await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq, 4, 'nothing stored twice')
 })

@@ -43,15 +43,11 @@ export class DurableFollower {
   }
 
   async #run(started: () => void): Promise<void> {
-    const { js, jsm, stream, config, logger } = this.#o
+    const { js, stream, config, logger } = this.#o
     const backoff = this.#backoff
     while (!this.#stopped) {
       try {
-        await jsm.consumers.info(stream, config.durable_name).catch(async (err: Error) => {
-          if (!/consumer not found/i.test(err.message)) throw err
-          await jsm.consumers.add(stream, config)
-          logger.info({ nats: { stream, consumer: config.durable_name } }, 'created the durable consumer %s on %s', config.durable_name, stream)
-        })
+        await this.#ensure()
         const consumer = await js.consumers.get(stream, config.durable_name)
         const messages = await consumer.consume({ max_messages: this.#o.maxMessages, callback: m => this.#take(m) })
         this.#messages = messages
@@ -76,6 +72,28 @@ export class DurableFollower {
         started()
       }
       await backoff.sleep()
+    }
+  }
+
+  /** Creates the consumer when it is missing. An existing one is given the
+   *  config's max_ack_pending when it has another: the bound is in messages,
+   *  and what a message holds changed (one event, then a batch of them). */
+  async #ensure(): Promise<void> {
+    const { jsm, stream, config, logger } = this.#o
+    const name = config.durable_name
+    let info
+    try {
+      info = await jsm.consumers.info(stream, name)
+    } catch (err) {
+      if (!/consumer not found/i.test((err as Error).message)) throw err
+      await jsm.consumers.add(stream, config)
+      logger.info({ nats: { stream, consumer: name } }, 'created the durable consumer %s on %s', name, stream)
+      return
+    }
+    const want = config.max_ack_pending
+    if (want !== undefined && info.config.max_ack_pending !== want) {
+      await jsm.consumers.update(stream, name, { max_ack_pending: want })
+      logger.info({ nats: { stream, consumer: name, max_ack_pending: want } }, 'the durable consumer %s now takes at most %d unacknowledged messages', name, want)
     }
   }
 

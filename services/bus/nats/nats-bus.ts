@@ -2,12 +2,12 @@
 // processes, on separate hosts (names and subjects: nats-names.ts).
 //
 // - Inputs: a watcher's publish resolves once the events stream stored every
-//   input (its pub ack); the message id is the input's id, so within the
-//   stream's duplicate window a re-read line is stored once, and beyond it
-//   the ledger's idempotency index drops it. The ledger reads the durable
-//   consumer `ledger` and acknowledges each input only once its synced write
-//   is done; what it never acknowledged comes again.
-// - Each input is checked against its subject: an event claiming another
+//   message (its pub ack); the log events of one publish travel in batches,
+//   one message per host and jail (event-batches.ts: message ids, and why a
+//   re-read line is still stored once). The ledger reads the durable
+//   consumer `ledger` and acknowledges each message only once the synced
+//   write of all its inputs is done; what it never acknowledged comes again.
+// - Each event is checked against its subject: an event claiming another
 //   host than the one in its subject (which the server's permissions tie to
 //   the watcher's credentials) is dropped with a logged reason; so is what
 //   does not decode.
@@ -22,13 +22,14 @@ import {
 } from 'nats'
 import type { Logger } from 'pino'
 import type { BusInput, Decision } from '../../../ledger/rules/types.js'
-import { decodeDecision, decodeInput, decodeSnapshot, encodeInput, encodeSnapshot } from '../../../proto/wire.js'
+import { decodeDecision, decodeInput, decodeLogEventBatch, decodeSnapshot, encodeSnapshot } from '../../../proto/wire.js'
 import type { NatsBusConfig } from '../bus-config.js'
 import {
   BusError, type BanSnapshot, type Bus, type DecisionsHandler, type InputsHandler, type LedgerFeed, type Subscription,
 } from '../bus.js'
 import { BatchPublisher } from './batch-publish.js'
 import { DurableFollower } from './durable-follower.js'
+import { outgoingOf } from './event-batches.js'
 import { LedgerPublisher } from './ledger-publisher.js'
 import { consumerName, hostToken, inboxPrefix, natsNames, type NatsNames } from './nats-names.js'
 import { RejectLog } from './reject-log.js'
@@ -40,8 +41,11 @@ const PUBLISH_TIMEOUT = 5000
 /** How long an unacknowledged input waits before it is delivered again. */
 const LEDGER_ACK_WAIT = 10_000
 const DECISIONS_ACK_WAIT = 30_000
-/** Inputs in flight between the stream and the ledger's synced write. */
-const LEDGER_MAX_ACK_PENDING = 50_000
+/** Messages in flight between the stream and the ledger's synced write:
+ *  up to 1,000 events each (a backlog of full batches: 500,000 inputs in
+ *  the ledger's memory), one each from a watcher that publishes an event at
+ *  a time (then 500 per synced write, plenty at such rates). */
+const LEDGER_MAX_ACK_PENDING = 500
 const DUPLICATE_WINDOW = 120_000
 /** Inputs a failed ledger could not store come back after this long (to the next ledger). */
 const RETRY_AFTER_FAILURE = 1000
@@ -84,11 +88,8 @@ export class NatsBus implements Bus {
 
   async publishInputs(inputs: readonly BusInput[]): Promise<void> {
     if (this.#closed) throw new BusError('BANLEDGER_BUS_CLOSED', 'the bus is closed')
-    const n = this.#names
     try {
-      await this.#publisher.publish(inputs.map(i => ({
-        subject: i.type === 'log' ? n.events(i.host, i.jail) : n.commands(this.#host), data: encodeInput(i), msgID: i.id, ack: true,
-      })), PUBLISH_TIMEOUT)
+      await this.#publisher.publish(outgoingOf(inputs, this.#names, this.#host), PUBLISH_TIMEOUT)
     } catch (err) {
       throw new BusError('BANLEDGER_BUS_PUBLISH', `the events stream did not store every input: ${(err as Error).message}`, { cause: err })
     }
@@ -100,7 +101,7 @@ export class NatsBus implements Bus {
     let failed = false
     let acked: Promise<void> = Promise.resolve()
     const follower = new DurableFollower({
-      js: this.#js, jsm: await this.#jsm, stream: this.#names.streams.events, logger: this.#logger, maxMessages: 5000,
+      js: this.#js, jsm: await this.#jsm, stream: this.#names.streams.events, logger: this.#logger, maxMessages: LEDGER_MAX_ACK_PENDING,
       config: {
         durable_name: 'ledger', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(LEDGER_ACK_WAIT), max_ack_pending: LEDGER_MAX_ACK_PENDING, max_deliver: -1,
@@ -111,10 +112,7 @@ export class NatsBus implements Bus {
           return
         }
         const inputs: BusInput[] = []
-        for (const m of msgs) {
-          const input = this.#admit(m, rejects)
-          if (input !== null) inputs.push(input)
-        }
+        for (const m of msgs) this.#admit(m, rejects, inputs)
         // Not awaited: the ledger decides the next batch while this one
         // syncs. Every message is acknowledged by itself: ack policy "all"
         // would also acknowledge deliveries lost on the way (a server
@@ -132,26 +130,34 @@ export class NatsBus implements Bus {
     return this.#track(follower, async () => { await acked })
   }
 
-  /** The input `m` carries, or null (logged) when it must not reach the ledger. */
-  #admit(m: JsMsg, rejects: RejectLog): BusInput | null {
-    const tokens = m.subject.split('.')
+  /** Adds to `inputs` what `m` carries that may reach the ledger; logs the rest. */
+  #admit(m: JsMsg, rejects: RejectLog, inputs: BusInput[]): void {
+    // <prefix>.events.<host>.<jail> or <prefix>.commands.<host>
+    const [, kind, host, jail] = m.subject.split('.')
+    if (kind === 'events') {
+      let events
+      try {
+        events = decodeLogEventBatch(m.data)
+      } catch (err) {
+        rejects.note(m.subject, `not a LogEventBatch: ${(err as Error).message}`)
+        return
+      }
+      for (const e of events) {
+        if (hostToken(e.host) !== host) rejects.note(m.subject, `claims host ${JSON.stringify(e.host.slice(0, 64))} on the subject of ${host}`)
+        else if (e.jail !== jail) rejects.note(m.subject, `claims jail ${JSON.stringify(e.jail.slice(0, 32))} on the subject of ${jail}`)
+        else inputs.push(e)
+      }
+      return
+    }
     let input
     try {
       input = decodeInput(m.data)
     } catch (err) {
       rejects.note(m.subject, `not a LedgerInput: ${(err as Error).message}`)
-      return null
+      return
     }
-    // <prefix>.events.<host>.<jail> or <prefix>.commands.<host>
-    const [, kind, host, jail] = tokens
-    if (kind === 'events') {
-      if (input.type !== 'log') return rejects.note(m.subject, `an input of type ${input.type} on an events subject`)
-      if (hostToken(input.host) !== host) return rejects.note(m.subject, `claims host ${JSON.stringify(input.host.slice(0, 64))} on the subject of ${host}`)
-      if (input.jail !== jail) return rejects.note(m.subject, `claims jail ${JSON.stringify(input.jail.slice(0, 32))} on the subject of ${jail}`)
-      return input
-    }
-    if (input.type === 'operator' || input.type === 'import') return input
-    return rejects.note(m.subject, `an input of type ${input.type} on a commands subject`)
+    if (input.type === 'operator' || input.type === 'import') inputs.push(input)
+    else rejects.note(m.subject, `an input of type ${input.type} on a commands subject`)
   }
 
   async publishLedger(feed: LedgerFeed): Promise<Subscription> {

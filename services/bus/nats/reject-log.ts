@@ -12,12 +12,11 @@ export class RejectLog {
     this.#logger = logger
   }
 
-  /** Logs (or counts) one dropped message; returns null for the caller's convenience. */
-  note(subject: string, why: string): null {
+  /** Logs (or counts) one dropped message (or event of a batch). */
+  note(subject: string, why: string): void {
     const shown = subject.slice(0, 200)
     if (this.#throttle.allow(held => this.#logger.warn({ bus: { dropped: held } }, 'bus: %d more messages dropped', held))) {
       this.#logger.warn({ bus: { subject: shown, why } }, 'bus: dropped a message on %s: %s', shown, why)
     }
-    return null
   }
 }
