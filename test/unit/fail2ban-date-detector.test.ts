@@ -3,7 +3,7 @@
 process.env['TZ'] = 'Europe/Zurich' // before any Date use
 import t from 'tap'
 import { DateDetector } from '../../services/watcher/fail2ban/date-detector.js'
-import { expandStrftime, fieldsToTime, zoneOffset } from '../../services/watcher/fail2ban/strftime.js'
+import { dateFields, expandStrftime, fieldsToTime, zoneOffset } from '../../services/watcher/fail2ban/strftime.js'
 
 const NOW = Date.UTC(2024, 2, 10, 11, 0, 0) // 2024-03-10 12:00 CET
 const local = (y: number, mo: number, d: number, h: number, mi: number, s: number): number => new Date(y, mo - 1, d, h, mi, s).getTime()
@@ -94,6 +94,6 @@ t.test('strftime helpers', async (t) => {
   t.equal(zoneOffset('CET+0100'), 120)
   t.equal(zoneOffset('XYZQ'), undefined)
   t.ok(expandStrftime('%b').alpha)
-  t.equal(fieldsToTime({ s: '1700000000' }, NOW), 1700000000000)
-  t.equal(fieldsToTime({ m: '3' }, NOW), null, 'a month without a day is no date')
+  t.equal(fieldsToTime(dateFields({ s: '1700000000' }), NOW), 1700000000000)
+  t.equal(fieldsToTime(dateFields({ m: '3' }), NOW), null, 'a month without a day is no date')
 })

@@ -15,8 +15,8 @@
 //
 // Stateful and not pure: one detector per followed file. `now` is an input.
 
-import { expandStrftime, fieldsToTime } from './strftime.js'
-import { translatePythonRegex } from './python-regex.js'
+import { dateFields, expandStrftime, fieldSlot, fieldsToTime, type DateFields } from './strftime.js'
+import { translatePythonRegex, type TranslatedRegex } from './python-regex.js'
 
 export type DateMatch = Readonly<{
   /** 'date': `time` holds the date; 'empty': the template matched no text
@@ -38,12 +38,12 @@ const WORD_BEGIN = 2
 const WORD_END = 1
 
 /** A match: whole [start, end), the date group [dateStart, dateEnd) and its
- *  text (`date`; undefined when the group took no part), the named groups
- *  (the RegExp's own object: read only). */
+ *  text (`date`; undefined when the group took no part), the RegExp's match
+ *  (read only; named groups by their number, see Template.fields). */
 type Found = {
   start: number; end: number; dateStart: number; dateEnd: number
   date: string | undefined
-  groups: Readonly<Record<string, string | undefined>>
+  m: RegExpExecArray
 }
 
 /** One compiled template. `search` behaves as Python's `re.search(line, pos, endpos)`. */
@@ -56,11 +56,14 @@ type Template = {
   date(f: Found, now: number): number | null
 }
 
-/** A template from its bounded regex: the date is capture group `group`. */
+/** A template from its bounded regex: the date is capture group `group`;
+ *  `date` makes the template's date function from its named groups (name -> number). */
 function template(
-  b: { regex: string; flags: number; name: string }, weight: number, group: number, date: Template['date'],
+  b: { regex: string; flags: number; name: string }, weight: number, group: number,
+  date: (groupIndex: ReadonlyMap<string, number>) => Template['date'],
 ): Template {
-  return { name: b.name, flags: b.flags, weight, hits: 0, search: compile(b.regex, group), date }
+  const tr = translatePythonRegex(b.regex)
+  return { name: b.name, flags: b.flags, weight, hits: 0, search: compile(tr, group), date: date(tr.groupIndex) }
 }
 
 /** fail2ban's default templates, in its order (our own table; same formats). */
@@ -99,8 +102,7 @@ const LEPOCH_RE = String.raw`\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?`
  *  occurrence must be where the group matched). Only when the text occurs
  *  twice or more (or is empty) is the match repeated with indices: same
  *  RegExp source, same text and lastIndex, so the same match. */
-function compile(regex: string, group: number): Template['search'] {
-  const tr = translatePythonRegex(regex)
+function compile(tr: TranslatedRegex, group: number): Template['search'] {
   const fast = tr.variants.map((re) => new RegExp(re.source, `${re.flags}g`))
   let slow: RegExp[] | undefined // built on first need
   return (line, pos = 0, endpos = line.length) => {
@@ -113,11 +115,11 @@ function compile(regex: string, group: number): Template['search'] {
       const start = m.index
       const end = start + m[0].length
       const date = m[group]
-      if (date === undefined) return { start, end, dateStart: start, dateEnd: end, date, groups: m.groups ?? NO_GROUPS }
+      if (date === undefined) return { start, end, dateStart: start, dateEnd: end, date, m }
       if (date.length > 0) {
         const at = text.indexOf(date)
         if (at >= 0 && text.indexOf(date, at + 1) < 0) {
-          return { start, end, dateStart: at, dateEnd: at + date.length, date, groups: m.groups ?? NO_GROUPS }
+          return { start, end, dateStart: at, dateEnd: at + date.length, date, m }
         }
       }
       slow ??= tr.variants.map((re) => new RegExp(re.source, `${re.flags}dg`))
@@ -127,13 +129,11 @@ function compile(regex: string, group: number): Template['search'] {
       if (d === null) return null // cannot happen: same regex, same input
       const whole = d.indices?.[0] ?? [d.index, d.index + d[0].length]
       const span = d.indices?.[group] ?? whole
-      return { start: whole[0], end: whole[1], dateStart: span[0], dateEnd: span[1], date: d[group], groups: d.groups ?? NO_GROUPS }
+      return { start: whole[0], end: whole[1], dateStart: span[0], dateEnd: span[1], date: d[group], m: d }
     }
     return null
   }
 }
-
-const NO_GROUPS: Readonly<Record<string, string | undefined>> = Object.freeze({})
 
 const escapedAt = (s: string, i: number): boolean => {
   let n = 0
@@ -211,7 +211,17 @@ function patternTemplate(pattern: string, weight = 1): Template {
   }
   const { regex, alpha } = expandStrftime(p)
   const b = bound(alpha ? `(?i)${regex}` : regex, wordBegin, wordEnd, p)
-  return template(b, weight, 1, (f, now) => fieldsToTime(f.groups, now))
+  return template(b, weight, 1, (groupIndex) => {
+    // one DateFields per template, refilled per match
+    const fields: DateFields = dateFields({})
+    const slots = [...groupIndex].map(([name, i]) => [fieldSlot(name), i] as const).filter(([slot]) => slot >= 0)
+    const to = slots.map(([slot]) => slot)
+    const from = slots.map(([, i]) => i)
+    return (f, now) => {
+      for (let k = 0; k < to.length; k++) fields[to[k] as number] = f.m[from[k] as number]
+      return fieldsToTime(fields, now)
+    }
+  })
 }
 
 function epochTemplate(kind: 'plain' | 'line' | 'pattern', long: boolean, pattern = '', weight = 1): Template {
@@ -227,7 +237,7 @@ function epochTemplate(kind: 'plain' | 'line' | 'pattern', long: boolean, patter
   } else {
     b = bound(`(${ep})`, 'start', true, long ? 'LongEpoch' : 'Epoch')
   }
-  return template(b, weight, group, f => {
+  return template(b, weight, group, () => f => {
     let v = Number(f.date ?? '')
     const text = f.date ?? ''
     if (long && text.length >= 13) v = text.length >= 16 && !text.includes('.') ? v / 1e6 : v / 1e3
@@ -237,7 +247,7 @@ function epochTemplate(kind: 'plain' | 'line' | 'pattern', long: boolean, patter
 
 function tai64nTemplate(start: boolean, weight = 1): Template {
   const b = bound('@[0-9a-f]{24}', start ? 'start' : false, true, 'TAI64N')
-  return template(b, weight, 1, f => parseInt((f.date ?? '').slice(2, 17), 16) * 1000)
+  return template(b, weight, 1, () => f => parseInt((f.date ?? '').slice(2, 17), 16) * 1000)
 }
 
 /** A template for one datepattern line that is not a keyword for a list. */
@@ -278,8 +288,11 @@ export type DateDetectorStats = ReadonlyMap<string, number>
 export class DateDetector {
   private readonly slots: Slot[] = []
   private readonly names = new Set<string>()
-  private lastPos: [number, string, string] = [1, '', '']
-  private lastEndPos: [number, string, string] = [0x7fffffff, '', '']
+  /** Where the last match was: [lastStart, lastEnd) of lastLine (fail2ban's
+   *  lastPos/lastEndPos; their characters are read from the line when needed). */
+  private lastLine: string | null = null
+  private lastStart = 1
+  private lastEnd = 0x7fffffff
   private lastIdx = 0x7fffffff
   private firstUnused = 0
   /** Successful detections per template name. */
@@ -345,12 +358,6 @@ export class DateDetector {
 
   private matchTime(line: string, now: number): [Found, Template] | null {
     const slots = this.slots
-    const anchored = (t: Template): boolean => (t.flags & (LINE_BEGIN | LINE_END)) !== 0
-    const tryT = (t: Template, pos?: number, end?: number): Found | null => {
-      const f = t.search(line, pos, end)
-      if (f !== null) t.hits++
-      return f
-    }
     let match: Found | null = null
     let best: { f: Found; i: number } | null = null
     let ignoreBySearch = 0x7fffffff
@@ -359,21 +366,16 @@ export class DateDetector {
     if (slot !== undefined) {
       const t = slot.t
       if (anchored(t)) {
-        match = tryT(t)
+        match = t.search(line)
         ignoreBySearch = i
+      } else if (this.nearLast(line)) {
+        match = t.search(line, this.lastStart, this.lastEnd)
       } else {
-        const [d, before, at] = this.lastPos
-        const [e, last, after] = this.lastEndPos
-        const alnum = (c: string): boolean => /^[\p{L}\p{N}]+$/u.test(c)
-        if ((pySlice(line, d - 1, d) === before || (pySlice(line, d, d + 1) === at && !alnum(at))) &&
-          (pySlice(line, e, e + 1) === after || (pySlice(line, e - 1, e) === last && !alnum(last)))) {
-          match = tryT(t, d, e)
-        } else {
-          match = tryT(t)
-          ignoreBySearch = i
-        }
+        match = t.search(line)
+        ignoreBySearch = i
       }
-      if (match !== null && !(slots.length === 1 || anchored(t) || (match.start === this.lastPos[0] && match.end === this.lastEndPos[0]))) {
+      if (match !== null) t.hits++
+      if (match !== null && !(slots.length === 1 || anchored(t) || (match.start === this.lastStart && match.end === this.lastEnd))) {
         best = { f: match, i }
         match = null
       }
@@ -383,12 +385,13 @@ export class DateDetector {
         if (i === ignoreBySearch) continue
         slot = slots[i]
         if (slot === undefined) break
-        match = tryT(slot.t)
+        match = slot.t.search(line)
         if (match === null) continue
+        slot.t.hits++
         const distance = match.start
         if (i + 1 >= slots.length || anchored(slot.t)) break
         if (distance === 0 && slot.hits > 0 && (slots[i + 1]?.t.hits ?? 0) === 0) break
-        if (distance > slot.distance || distance > this.lastPos[0]) {
+        if (distance > slot.distance || distance > this.lastStart) {
           if (best === null || distance < best.f.start) best = { f: match, i }
           match = null
           continue
@@ -406,11 +409,27 @@ export class DateDetector {
     slot.lastUsed = now
     slot.distance = match.start
     if (this.firstUnused === i) this.firstUnused++
-    this.lastPos = [match.start, pySlice(line, match.start - 1, match.start), line.charAt(match.start)]
-    this.lastEndPos = [match.end, match.end >= 1 ? line.charAt(match.end - 1) : line.slice(-1), pySlice(line, match.end, match.end + 1)]
+    this.lastLine = line
+    this.lastStart = match.start
+    this.lastEnd = match.end
     if (i !== 0 && i !== this.lastIdx) i = this.reorder(i)
     this.lastIdx = i
     return [match, slot.t]
+  }
+
+  /** fail2ban's test whether the last template's match may be at the same
+   *  place in `line`: the characters around the last match's start and end
+   *  are the same, or a non-alphanumeric boundary is. */
+  private nearLast(line: string): boolean {
+    const d = this.lastStart
+    const e = this.lastEnd
+    const prev = this.lastLine
+    const before = prev === null ? '' : pySlice(prev, d - 1, d)
+    const at = prev === null ? '' : prev.charAt(d)
+    const last = prev === null ? '' : e >= 1 ? prev.charAt(e - 1) : prev.slice(-1)
+    const after = prev === null ? '' : pySlice(prev, e, e + 1)
+    return (pySlice(line, d - 1, d) === before || (pySlice(line, d, d + 1) === at && !alnum(at))) &&
+      (pySlice(line, e, e + 1) === after || (pySlice(line, e - 1, e) === last && !alnum(last)))
   }
 
   /** Moves a template that matched towards the front when it has become
@@ -438,6 +457,9 @@ export class DateDetector {
     return pos
   }
 }
+
+const anchored = (t: Template): boolean => (t.flags & (LINE_BEGIN | LINE_END)) !== 0
+const alnum = (c: string): boolean => /^[\p{L}\p{N}]+$/u.test(c)
 
 /** Python's `s[a:b]` for a in [-1, len]. */
 function pySlice(s: string, a: number, b: number): string {

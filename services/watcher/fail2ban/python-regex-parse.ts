@@ -177,6 +177,7 @@ export function parsePython(pattern: string): Parsed {
   }
 
   const capture = (name: string | undefined): Group => {
+    if (name !== undefined && groups.some((g) => g.name === name)) fail(`redefinition of group name ${name}`)
     const g: Group = { t: 'group', kind: 'capture', index: ++groupCount, body: { t: 'alt', branches: [] } }
     if (name !== undefined) g.name = name
     groups.push(g)

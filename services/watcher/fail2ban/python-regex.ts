@@ -1,8 +1,11 @@
 // Translates a Python `re` pattern to JavaScript RegExps with the same matches.
 //
 // Method and limits (documented once here):
-// - `(?P<n>…)`, `(?P=n)`, `(?#…)`, `\A`, `\Z`, octal/hex escapes, literal `{`
-//   and Python's identity escapes are rewritten; `.` is `[^\n]` (Python's
+// - `(?#…)`, `\A`, `\Z`, octal/hex escapes, literal `{` and Python's
+//   identity escapes are rewritten. Named groups `(?P<n>…)` become plain
+//   numbered captures (`groupIndex` maps the names; `(?P=n)` becomes `\N`):
+//   V8 builds a `groups` object on every match of a RegExp with named
+//   groups, which costs about a third of a short match; `.` is `[^\n]` (Python's
 //   dot, not JS's), `^`/`$` keep Python's meaning (`$` also matches before a
 //   final newline; with (?m) at every `\n`). The JS `m` flag is never used.
 // - With the `u` flag (always tried first) `\d` is `\p{Nd}`, `\w` is
@@ -35,9 +38,12 @@ export type TranslatedRegex = Readonly<{
   variants: readonly RegExp[]
   unicode: boolean
   groupNames: readonly string[]
+  /** Named group -> its capture number in every variant. */
+  groupIndex: ReadonlyMap<string, number>
   /** Nested unbounded quantifiers in the source (catastrophic backtracking candidates). */
   risks: readonly string[]
-  /** The first match of any variant (see above), or null. */
+  /** The first match of any variant (see above), or null; `groups` holds
+   *  the named groups (built here, for callers that want them by name). */
   exec(text: string): RegExpExecArray | null
 }>
 
@@ -118,7 +124,7 @@ function emit(node: Node, ctx: Ctx): string {
     }
     case 'group': {
       const inner: Ctx = node.flags === undefined ? ctx : { ...ctx, flags: { ...ctx.flags, ...node.flags } }
-      const open = node.kind === 'capture' ? (node.name === undefined ? '(' : `(?<${node.name}>`) : node.kind === 'look' ? (node.look ?? '(?:') : '(?:'
+      const open = node.kind === 'capture' ? '(' : node.kind === 'look' ? (node.look ?? '(?:') : '(?:'
       const never = ctx.force.get(node) === false ? '(?!)' : ''
       return `${open}${never}${emit(node.body, inner)})`
     }
@@ -145,7 +151,7 @@ function emit(node: Node, ctx: Ctx): string {
     case 'esc':
       return escape(node.e, ctx)
     case 'backref':
-      return typeof node.ref === 'number' ? `(?:\\${node.ref})` : `\\k<${node.ref}>`
+      return `(?:\\${typeof node.ref === 'number' ? node.ref : ctx.resolve(node.ref).index ?? 0})`
     default: {
       const never: never = node
       return never
@@ -207,7 +213,7 @@ function risks(root: Node): string[] {
 export function translatePythonRegex(pattern: string, opts: { multiline?: boolean } = {}): TranslatedRegex {
   const parsed = parsePython(pattern)
   const byName = new Map(parsed.groups.filter((g) => g.name !== undefined).map((g) => [g.name, g]))
-  const resolve = (ref: string | number): Group => (typeof ref === 'number' ? parsed.groups[ref - 1] : byName.get(ref)) ?? (() => { throw unsupported(pattern, `condition on unknown group ${ref}`) })()
+  const resolve = (ref: string | number): Group => (typeof ref === 'number' ? parsed.groups[ref - 1] : byName.get(ref)) ?? (() => { throw unsupported(pattern, `reference to unknown group ${ref}`) })()
   const conds: Group[] = []
   const findConds = (n: Node): void => {
     if (n.t === 'cond') {
@@ -247,16 +253,23 @@ export function translatePythonRegex(pattern: string, opts: { multiline?: boolea
       throw unsupported(pattern, `no JavaScript equivalent compiles (${(e as Error).message})`)
     }
   }
-  const groupNames = parsed.groups.flatMap((g) => (g.name === undefined ? [] : [g.name]))
+  const groupIndex = new Map(parsed.groups.flatMap((g) => (g.name === undefined ? [] : [[g.name, g.index ?? 0] as const])))
   return Object.freeze({
     variants: Object.freeze(variants),
     unicode,
-    groupNames: Object.freeze(groupNames),
+    groupNames: Object.freeze([...groupIndex.keys()]),
+    groupIndex,
     risks: Object.freeze(risks(parsed.root)),
     exec(text: string): RegExpExecArray | null {
       for (const re of variants) {
         const m = re.exec(text)
-        if (m !== null) return m
+        if (m === null) continue
+        if (groupIndex.size > 0) {
+          const groups: Record<string, string | undefined> = {}
+          for (const [name, i] of groupIndex) groups[name] = m[i]
+          m.groups = groups as Record<string, string> // as V8's: a group that took no part is undefined
+        }
+        return m
       }
       return null
     },

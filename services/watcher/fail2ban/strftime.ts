@@ -104,10 +104,27 @@ function localTime(y: number, mo: number, d: number, h: number, mi: number, s: n
     t.setUTCFullYear(y)
     return t.getTime() - offset * 60_000
   }
+  const m = lastMinute
+  if (m.y === y && m.mo === mo && m.d === d && m.h === h && m.mi === mi && s >= 0 && s <= 59 && Number.isInteger(s)) {
+    return m.t0 + s * 1000
+  }
+  const t = localDate(y, mo, d, h, mi, s)
+  // a minute whose seconds 0 and 59 are 59 s apart has one UTC offset
+  // throughout (zones change offset at most once a minute): its other
+  // seconds follow from second 0
+  const t0 = localDate(y, mo, d, h, mi, 0)
+  if (localDate(y, mo, d, h, mi, 59) - t0 === 59_000) lastMinute = { y, mo, d, h, mi, t0 }
+  return t
+}
+const localDate = (y: number, mo: number, d: number, h: number, mi: number, s: number): number => {
   const t = new Date(2000, mo - 1, d, h, mi, s)
   t.setFullYear(y)
   return t.getTime()
 }
+/** The last local minute localTime converted: syslog dates repeat it for
+ *  many lines, and a Date in the local zone costs a zone lookup. Assumes,
+ *  as nowFields, that the process's time zone does not change. */
+let lastMinute = { y: NaN, mo: 0, d: 0, h: 0, mi: 0, t0: 0 }
 const leap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
 
 /** `now`'s local year, month, day and zone offset, for the last `now` seen
@@ -120,35 +137,72 @@ function nowFields(now: number): typeof nowCache {
   nowCache = { now, year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate(), tzOffset: d.getTimezoneOffset() }
   return nowCache
 }
-const num = (g: Readonly<Record<string, string | undefined>>, k: string): number | undefined => {
-  const v = g[k]
-  return v === undefined ? undefined : Number(v)
+/** The named groups fieldsToTime reads, as slots of a DateFields array: one
+ *  shape for every template, read by constant index (by name, the reads
+ *  would go through V8's slowest property lookup: many names, one site). */
+const FIELD_NAMES = ['Y', 'y', 'm', 'b', 'B', 'd', 'H', 'I', 'p', 'M', 'S', 'z', 'Z', 'j', 's'] as const
+const slotOf = (name: (typeof FIELD_NAMES)[number]): number => FIELD_NAMES.indexOf(name)
+const Y = slotOf('Y')
+const Y2 = slotOf('y')
+const MO = slotOf('m')
+const B = slotOf('b')
+const B_LONG = slotOf('B')
+const D = slotOf('d')
+const H = slotOf('H')
+const I12 = slotOf('I')
+const P = slotOf('p')
+const MI = slotOf('M')
+const S = slotOf('S')
+const Z = slotOf('z')
+const Z_NAME = slotOf('Z')
+const J = slotOf('j')
+const EPOCH = slotOf('s')
+/** A date match's field texts, by fieldSlot(); undefined: not in the match. */
+export type DateFields = (string | undefined)[]
+/** The DateFields slot of named group `name`, or -1 when no field reads it. */
+export const fieldSlot = (name: string): number => (FIELD_NAMES as readonly string[]).indexOf(name)
+/** DateFields from named groups. */
+export const dateFields = (g: Readonly<Record<string, string | undefined>>): DateFields => FIELD_NAMES.map((k) => g[k])
+
+/** A field as a number: ASCII digits read directly (Number() on a fresh
+ *  string is slow); anything else (other Unicode digits, a leading space) as
+ *  Number() reads it. */
+const num = (v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined
+  let n = 0
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i) - 48
+    if (c < 0 || c > 9) return Number(v)
+    n = n * 10 + c
+  }
+  return n
 }
 
-/** The time in ms of a date pattern's named groups, or null when they do not
+/** The time in ms of a date pattern's fields, or null when they do not
  *  make a valid date. `now` (ms) supplies a missing year or date. */
-export function fieldsToTime(g: Readonly<Record<string, string | undefined>>, now: number): number | null {
-  if (g['s'] !== undefined) return Number(g['s']) * 1000
-  let year = num(g, 'Y')
-  const y2 = num(g, 'y')
+export function fieldsToTime(g: Readonly<DateFields>, now: number): number | null {
+  const epoch = g[EPOCH]
+  if (epoch !== undefined) return Number(epoch) * 1000
+  let year = num(g[Y])
+  const y2 = num(g[Y2])
   if (year === undefined && y2 !== undefined) year = y2 <= 2000 ? y2 + 2000 : y2
-  let month = num(g, 'm')
-  const name = (g['b'] ?? g['B'])?.toLowerCase()
+  let month = num(g[MO])
+  const name = (g[B] ?? g[B_LONG])?.toLowerCase()
   if (month === undefined && name !== undefined) {
     const i = MONTHS.findIndex((m) => m === name || m.slice(0, 3) === name)
     if (i < 0) return null
     month = i + 1
   }
-  let day = num(g, 'd')
-  let hour = num(g, 'H') ?? 0
-  const h12 = num(g, 'I')
+  let day = num(g[D])
+  let hour = num(g[H]) ?? 0
+  const h12 = num(g[I12])
   if (h12 !== undefined) {
-    const pm = g['p']?.toLowerCase() === 'pm'
+    const pm = g[P]?.toLowerCase() === 'pm'
     hour = pm ? (h12 === 12 ? 12 : h12 + 12) : h12 === 12 ? 0 : h12
   }
-  const minute = num(g, 'M') ?? 0
-  const second = num(g, 'S') ?? 0
-  const zone = g['z'] ?? g['Z']
+  const minute = num(g[MI]) ?? 0
+  const second = num(g[S]) ?? 0
+  const zone = g[Z] ?? g[Z_NAME]
   let offset: number | undefined
   if (zone !== undefined) {
     offset = zoneOffset(zone)
@@ -157,7 +211,7 @@ export function fieldsToTime(g: Readonly<Record<string, string | undefined>>, no
   const nowDate = nowFields(now)
   const assumeYear = year === undefined
   let y = year ?? nowDate.year
-  const julian = num(g, 'j')
+  const julian = num(g[J])
   if ((month === undefined || day === undefined) && julian !== undefined) {
     const d = new Date(Date.UTC(2000, 0, julian))
     d.setUTCFullYear(y, 0, julian)
