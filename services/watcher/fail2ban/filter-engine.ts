@@ -75,32 +75,44 @@ export type CompileOptions = {
   maxRiskyLength?: number
 }
 
-type Tuple = readonly [string, string, string]
 /** An EngineResult under construction (keys added in EngineResult's order). */
 type Building = { -readonly [K in keyof EngineResult]?: EngineResult[K] } & { time: number; host: string; ip: string | null; regexIndex: number }
-type Groups = Record<string, unknown>
-const join = (lines: readonly Tuple[]): string => {
-  if (lines.length === 1) {
-    const t = lines[0] as Tuple
-    return `${t[0]}${t[2]}\n`
+/** A failure's fields: fail2ban's dict of named groups and its own keys
+ *  (matches, users...), as an array with one slot per name the filter
+ *  uses (Slots); undefined is absent. Keyed by name, each regex's groups
+ *  would make objects of another shape, and every access by a variable
+ *  name would take V8's slowest path. */
+type Groups = unknown[]
+
+/** The names of a filter's Groups slots. */
+class Slots {
+  private readonly map = new Map<string, number>()
+  of(name: string): number {
+    let slot = this.map.get(name)
+    if (slot === undefined) {
+      slot = this.map.size
+      this.map.set(name, slot)
+    }
+    return slot
   }
-  return `${lines.map((t) => t[0] + t[2]).join('\n')}\n`
+
+  /** A Groups with every slot absent. */
+  blank(): Groups {
+    return new Array<unknown>(this.map.size).fill(undefined)
+  }
 }
-/** `{ ...a, ...b }` for plain objects, without the spread's slow paths. */
-const merged = (a: Groups, b: Groups): Groups => {
-  const o: Groups = {}
-  for (const k in a) o[k] = a[k]
-  for (const k in b) o[k] = b[k]
-  return o
-}
-/** `delete o[k]` for the engine's group objects: every read of them is by
- *  value (undefined = absent), and deleting would turn them into slow
- *  dictionary-mode objects. */
-const unset = (o: Groups, k: string): void => {
-  if (o[k] !== undefined) o[k] = undefined
-}
+
+/** The text the regexes see: the buffered lines (each without its date), each ended by \n. */
+const join = (lines: readonly string[]): string => (lines.length === 1 ? `${lines[0] ?? ''}\n` : `${lines.join('\n')}\n`)
+const NO_LINES: readonly string[] = Object.freeze([])
+/** A one-line filter's buffer: only its length is ever read (the text is
+ *  passed as is), so one array serves every line. */
+const ONE_LINE: readonly string[] = Object.freeze([''])
 const truthy = (v: unknown): boolean => v !== undefined && v !== null && v !== '' && v !== 0 && v !== false
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+/** fail2ban keeps the lines of a failure ("matches"); only their number is
+ *  ever read here, so a failure keeps the count. */
+const count = (v: unknown): number => (typeof v === 'number' ? v : 0)
 // eslint-disable-next-line no-control-regex -- Python's line breaks include these controls
 const PY_LINES = new RegExp('\\r\\n|[\\n\\r\\v\\f\\x1c-\\x1e\\x85\\u2028\\u2029]') // Python's str.splitlines
 
@@ -109,24 +121,41 @@ class Rx {
   readonly risky: boolean
   /** First characters that can start a match (lead-chars.ts), or null. */
   private readonly lead: Uint8Array | null
-  private readonly names: readonly string[]
-  private readonly alt: [string, string][]
-  matched: Tuple[] = []
-  unmatched: Tuple[] = []
-  constructor(readonly source: string, readonly maxRisky: number, opts: { useDns: string; multiline: boolean }) {
+  private readonly variants: readonly RegExp[]
+  /** The named groups: capture numbers and Groups slots, in parallel. */
+  private readonly index: readonly number[]
+  private readonly slot: readonly number[]
+  /** alt_X groups, sorted by name: [slot of alt_X, slot of X]. */
+  private readonly alt: readonly (readonly [number, number])[]
+  /** Buffer lines the last match spans, and the others. */
+  matched: readonly string[] = NO_LINES
+  unmatched: readonly string[] = NO_LINES
+  constructor(readonly source: string, readonly maxRisky: number, slots: Slots, opts: { useDns: string; multiline: boolean }) {
     const expanded = expandTags(source, { useDns: opts.useDns })
     this.tr = translatePythonRegex(expanded, { multiline: opts.multiline })
     this.risky = this.tr.risks.length > 0
     this.lead = leadChars(expanded, { multiline: opts.multiline })
-    this.names = this.tr.groupNames
+    this.variants = this.tr.variants
+    this.index = [...this.tr.groupIndex.values()]
+    this.slot = [...this.tr.groupIndex.keys()].map((k) => slots.of(k))
     this.alt = this.tr.groupNames.flatMap((k): [string, string][] => {
       const m = /^alt_(.+?)(?:_\d+)?$/.exec(k)
       return m === null ? [] : [[k, m[1] ?? '']]
-    }).sort()
+    }).sort().map(([k, n]) => [slots.of(k), slots.of(n)] as const)
   }
 
-  /** Python's Regex.search: the groups, and which buffer lines the match spans. */
-  search(buf: string, org: readonly Tuple[], stats: EngineStats): Groups | null {
+  /** Capture number of named group `name`, or 0. */
+  groupNumber(name: string): number {
+    return this.tr.groupIndex.get(name) ?? 0
+  }
+
+  get hasAlt(): boolean {
+    return this.alt.length > 0
+  }
+
+  /** Python's Regex.search: the match (named groups by number, see
+   *  groups()), and which buffer lines it spans (`matched`, `unmatched`). */
+  search(buf: string, org: readonly string[], stats: EngineStats): RegExpExecArray | null {
     if (this.risky && buf.length > this.maxRisky) {
       stats.riskySkipped++
       return null
@@ -136,41 +165,62 @@ class Rx {
       const c = buf.charCodeAt(0)
       if (c < 128 && lead[c] === 0) return null
     }
-    const m = this.tr.exec(buf)
+    let m: RegExpExecArray | null = null
+    const variants = this.variants
+    for (let v = 0; v < variants.length && m === null; v++) m = (variants[v] as RegExp).exec(buf)
     if (m === null) return null
     if (org.length <= 1) {
-      this.matched = [...org]
-      this.unmatched = []
+      this.matched = org
+      this.unmatched = NO_LINES
     } else {
       const start = m.index
       const end = m.index + m[0].length
       const lineStart = buf.lastIndexOf('\n', start) + 1
       const nl = buf.indexOf('\n', Math.max(0, end - 1))
       const lineEnd = nl < 0 ? buf.length : nl + 1
-      const count = (to: number): number => buf.slice(0, to).split('\n').length - 1
-      const c1 = count(lineStart)
-      const c2 = count(lineEnd)
-      this.matched = org.slice(c1, c2)
-      this.unmatched = org.slice(0, c1)
+      const lineOf = (to: number): number => buf.slice(0, to).split('\n').length - 1
+      const c1 = lineOf(lineStart)
+      const c2 = lineOf(lineEnd)
+      const matched = org.slice(c1, c2)
+      const unmatched = org.slice(0, c1)
       let skipped = ''
-      for (let n = 0; m.groups?.[`skiplines${n}`] !== undefined || this.tr.groupNames.includes(`skiplines${n}`); n++) skipped += m.groups?.[`skiplines${n}`] ?? ''
+      for (let n = 0; this.tr.groupIndex.has(`skiplines${n}`); n++) skipped += m[this.groupNumber(`skiplines${n}`)] ?? ''
       const lines = skipped.split(PY_LINES)
       if (lines[lines.length - 1] === '') lines.pop()
       let n = 0
       for (const s of lines) {
-        const k = this.matched.slice(n).findIndex((t) => t[0] + t[2] === s)
+        const k = matched.slice(n).indexOf(s)
         if (k < 0) continue
-        const [moved] = this.matched.splice(n + k, 1)
-        if (moved !== undefined) this.unmatched.push(moved)
+        const [moved] = matched.splice(n + k, 1)
+        if (moved !== undefined) unmatched.push(moved)
         n += k
       }
-      this.unmatched.push(...org.slice(c2))
+      unmatched.push(...org.slice(c2))
+      this.matched = matched
+      this.unmatched = unmatched
     }
-    const g: Groups = {}
-    const mg = m.groups
-    if (mg !== undefined) for (const k of this.names) g[k] = mg[k]
-    for (const [k, n] of this.alt) if (truthy(g[k]) && !truthy(g[n])) g[n] = g[k]
-    return g
+    return m
+  }
+
+  /** Sets the named groups of `m` in `o` (a group that took no part as
+   *  undefined), except slot `skip`; then each alt_X group fills an empty X. */
+  groups(m: RegExpExecArray, o: Groups, skip = -1): Groups {
+    const index = this.index
+    const slot = this.slot
+    for (let i = 0; i < slot.length; i++) {
+      const s = slot[i] as number
+      if (s !== skip) o[s] = m[index[i] as number]
+    }
+    for (const [k, n] of this.alt) if (n !== skip && truthy(o[k]) && !truthy(o[n])) o[n] = o[k]
+    return o
+  }
+
+  /** Copies into `o` what groups() set in `g`: Object.assign(o, g) had `g`
+   *  been an object with just those keys. */
+  assign(g: Groups, o: Groups): Groups {
+    for (const s of this.slot) o[s] = g[s]
+    for (const [, n] of this.alt) if (g[n] !== undefined) o[n] = g[n]
+    return o
   }
 }
 
@@ -198,6 +248,23 @@ class MlfidCache {
   }
 }
 
+/** canonicalAddress, remembered for IPv6 (an IPv4 address is checked
+ *  faster than looked up): the same attackers come back line after line,
+ *  and an IPv6 address costs a URL parse. Bounded: cleared when full. */
+class AddressCache {
+  private readonly map = new Map<string, string | null>()
+  get(host: string): string | null {
+    if (!host.includes(':')) return canonicalAddress(host)
+    let ip = this.map.get(host)
+    if (ip === undefined) {
+      ip = canonicalAddress(host)
+      if (this.map.size >= 16_384) this.map.clear()
+      this.map.set(host, ip)
+    }
+    return ip
+  }
+}
+
 /** Compiles `def`. Throws BANLEDGER_REGEX_UNSUPPORTED / BANLEDGER_FILTER_INVALID. */
 export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}): Fail2banFilter {
   const useDns = opts.useDns ?? def.options['usedns'] ?? 'warn'
@@ -205,9 +272,10 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   const multi = def.maxlines > 1
   const checkAll = opts.checkAllRegex === true
   const journal = opts.journal ?? def.options['logtype'] === 'journal'
-  const pref = def.prefregex === null ? null : new Rx(def.prefregex, maxRisky, { useDns, multiline: false })
-  const fails = def.failregex.map((r) => new Rx(r, maxRisky, { useDns, multiline: multi }))
-  const ignores = def.ignoreregex.map((r) => new Rx(r, maxRisky, { useDns, multiline: false }))
+  const slots = new Slots()
+  const pref = def.prefregex === null ? null : new Rx(def.prefregex, maxRisky, slots, { useDns, multiline: false })
+  const fails = def.failregex.map((r) => new Rx(r, maxRisky, slots, { useDns, multiline: multi }))
+  const ignores = def.ignoreregex.map((r) => new Rx(r, maxRisky, slots, { useDns, multiline: false }))
   const ids = [...FAILURE_ID_GROUPS, 'mlfid']
   const prefIds = pref?.tr.groupNames.some((g) => ids.includes(g)) === true
   for (const f of fails) {
@@ -215,17 +283,62 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       throw new Fail2banError('BANLEDGER_REGEX_UNSUPPORTED', `failregex ${JSON.stringify(f.source)}: no failure id (<HOST>, <ADDR>, <F-ID>, <F-MLFID>...)`)
     }
   }
+  // the slots the engine reads: groups (if a regex has them) and fail2ban's own keys
+  const CONTENT = slots.of('content')
+  const MLFID = slots.of('mlfid')
+  const NOFAIL = slots.of('nofail')
+  const MLFGAINED = slots.of('mlfgained')
+  const MLFFORGET = slots.of('mlfforget')
+  const MLFPENDING = slots.of('mlfpending')
+  const USER = slots.of('user')
+  const [FID, IP4, IP6, DNS] = FAILURE_ID_GROUPS.map((g) => slots.of(g)) as [number, number, number, number]
+  const MATCHES = slots.of('matches')
+  const NOFAIL_MATCHES = slots.of('nofail-matches')
+  /** fail2ban's set of users, of which only the size is read: the first
+   *  user alone (FIRST_USER), a Set (USERS) from the second on, so that a
+   *  failure with one user makes no Set. */
+  const USERS = slots.of('users')
+  const FIRST_USER = slots.of('users-first') // not a group name: those are words
+  const prefContent = pref?.groupNumber('content') ?? 0
+  /** The prefregex's groups other than content go into every failure. */
+  const hasPre = pref !== null && pref.tr.groupNames.some((g) => g !== 'content')
   const detector = journal ? null : new DateDetector(def.datepattern)
   const stats: EngineStats = {
     lines: 0, matched: 0, ignored: 0, missed: 0, perRegex: fails.map(() => 0),
     dateTemplates: detector?.used ?? new Map(), undated: 0, riskySkipped: 0,
   }
   const cache = new MlfidCache()
-  let buffer: Tuple[] = []
+  const addresses = new AddressCache()
+  /** The last `maxlines` lines (multi-line filters only). */
+  let buffer: readonly string[] = NO_LINES
   let lastDate: number | null = null
-  let lastText = ''
+  /** The current line's results (reused: process() hands out one of them). */
+  const results: EngineResult[] = []
 
-  const ignoreLine = (buf0: string, org0: readonly Tuple[], rx: Rx | null): number | null => {
+  /** fail2ban's failure id: <F-ID>, else the address or name. */
+  const hostOf = (fail: Groups): string | undefined => str(fail[FID]) ?? str(fail[IP4]) ?? str(fail[IP6]) ?? str(fail[DNS])
+  /** `delete fail[slot]` */
+  const unset = (fail: Groups, slot: number): void => {
+    fail[slot] = undefined
+  }
+
+  const updateUsers = (fail: Groups, user: unknown): number => {
+    const set = fail[USERS]
+    if (!truthy(user)) return set instanceof Set ? set.size : fail[FIRST_USER] === undefined ? 0 : 1
+    const name = String(user)
+    if (set instanceof Set) return set.add(name).size
+    if (set !== undefined) throw new TypeError('a failure\'s "users" is not a set') // a failregex group named users
+    const first = fail[FIRST_USER]
+    if (first === undefined) {
+      fail[FIRST_USER] = name
+      return 1
+    }
+    if (first === name) return 1
+    fail[USERS] = new Set([first, name])
+    return 2
+  }
+
+  const ignoreLine = (buf0: string, org0: readonly string[], rx: Rx | null): number | null => {
     let org = org0
     let buf = buf0
     if (rx !== null && multi) {
@@ -242,100 +355,92 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     return found
   }
 
-  const updateUsers = (fail: Groups, user: unknown): Set<string> | undefined => {
-    const users = fail['users'] as Set<string> | undefined
-    if (!truthy(user)) return users
-    const set = users ?? new Set<string>()
-    fail['users'] = set
-    set.add(String(user))
-    return set
-  }
-
-  const matchesOf = (fail: Groups, key = 'matches'): string[] => (Array.isArray(fail[key]) ? (fail[key] as string[]) : [])
-  const lines = (rx: Rx): string[] => rx.matched.map((t) => t[0] + t[1] + t[2])
-
   const mergeFailure = (mlfid: string, fail0: Groups, rx: Rx, now: number): Groups => {
     let fail = fail0
     const cached = cache.get(mlfid, now)
-    let users: Set<string> | undefined
+    let users = 0
     let nf = 0
-    if (truthy(fail['mlfgained'])) {
+    if (truthy(fail[MLFGAINED])) {
       nf |= 8 | 1
-      if (!truthy(fail['nofail'])) fail['nofail'] = fail['mlfgained']
-    } else if (truthy(fail['nofail'])) nf |= 1
-    const forget = fail['mlfforget']
-    unset(fail, 'mlfforget')
+      if (!truthy(fail[NOFAIL])) fail[NOFAIL] = fail[MLFGAINED]
+    } else if (truthy(fail[NOFAIL])) nf |= 1
+    const forget = fail[MLFFORGET]
+    unset(fail, MLFFORGET)
     if (truthy(forget)) nf |= 2
     if (cached !== undefined) {
-      users = updateUsers(cached, fail['user'])
-      if (truthy(cached['nofail'])) nf |= 4
-      unset(cached, 'nofail')
-      if (truthy(cached['mlfgained'])) nf |= 4
-      unset(cached, 'mlfgained')
-      if ((nf & 8) !== 0) unset(cached, 'mlfpending')
-      if ((nf & 4) === 0 && !truthy(cached['mlfpending'])) unset(cached, 'matches')
-      for (const k in fail) {
-        const v = fail[k]
-        if (v !== undefined && v !== null) cached[k] = v
+      users = updateUsers(cached, fail[USER])
+      if (truthy(cached[NOFAIL])) nf |= 4
+      unset(cached, NOFAIL)
+      if (truthy(cached[MLFGAINED])) nf |= 4
+      unset(cached, MLFGAINED)
+      if ((nf & 8) !== 0) unset(cached, MLFPENDING)
+      if ((nf & 4) === 0 && !truthy(cached[MLFPENDING])) unset(cached, MATCHES)
+      for (let s = 0; s < fail.length; s++) {
+        const v = fail[s]
+        if (v !== undefined && v !== null) cached[s] = v
       }
       fail = cached
       if ((nf & 2) !== 0) cache.unset(mlfid)
     } else if ((nf & 2) === 0) {
-      users = updateUsers(fail, fail['user'])
+      users = updateUsers(fail, fail[USER])
       cache.set(mlfid, fail, now)
     }
-    const pending = fail['mlfpending']
-    unset(fail, 'mlfpending')
-    if (truthy(pending) || (users !== undefined && users.size > 1)) {
-      unset(fail, 'nofail')
-      unset(fail, 'mlfgained')
+    const pending = fail[MLFPENDING]
+    unset(fail, MLFPENDING)
+    if (truthy(pending) || users > 1) {
+      unset(fail, NOFAIL)
+      unset(fail, MLFGAINED)
       nf &= ~(8 | 1)
     }
     if ((nf & 1) === 0) {
-      const m = [...matchesOf(fail, 'nofail-matches'), ...matchesOf(fail)]
-      unset(fail, 'nofail-matches')
-      if ((nf & 8) === 0) m.push(...lines(rx))
-      fail['matches'] = m
+      let n = count(fail[NOFAIL_MATCHES]) + count(fail[MATCHES])
+      unset(fail, NOFAIL_MATCHES)
+      if ((nf & 8) === 0) n += rx.matched.length
+      fail[MATCHES] = n
     } else if ((nf & 3) === 1) {
-      fail['nofail-matches'] = [...matchesOf(fail, 'nofail-matches'), ...lines(rx)]
+      fail[NOFAIL_MATCHES] = count(fail[NOFAIL_MATCHES]) + rx.matched.length
     }
     return fail
   }
 
-  const findFailure = (tuple: Tuple, date: number | null, now: number): EngineResult[] => {
-    const results: EngineResult[] = []
-    buffer = multi ? [...buffer, tuple].slice(-def.maxlines) : [tuple]
-    const org = buffer
-    let buf: string | null = join(org)
+  /** fail2ban's findFailure on the buffer (multi-line filters) or on `text`,
+   *  the line without its date (one-line filters); adds to `results`. */
+  const findFailure = (text: string, date: number | null, now: number): void => {
+    let org = ONE_LINE
+    let buf: string | null
+    if (multi) {
+      buffer = [...buffer, text].slice(-def.maxlines)
+      org = buffer
+      buf = join(org)
+    } else buf = `${text}\n`
     if (ignores.length > 0 && ignores.length < fails.length - 2 && ignoreLine(buf, org, null) !== null) {
       results.push({ time: date ?? now, host: '', ip: null, regexIndex: -1, ignored: true, attempts: 0 })
-      return results
+      return
     }
-    const pre: Groups = {}
-    let hasPre = false
+    let pm: RegExpExecArray | null = null
+    /** The text the failregexes see when it is not the buffer (one-line filters). */
+    let single = buf
     if (pref !== null) {
-      const g = pref.search(buf, org, stats)
-      if (g === null) return results
-      const content = g['content']
-      // g without content (as `delete`, but keeps a fast object)
-      let n = 0
-      for (const k in g) {
-        if (k === 'content') continue
-        pre[k] = g[k]
-        n++
-      }
-      hasPre = n > 0
+      pm = pref.search(buf, org, stats)
+      if (pm === null) return
+      const content = pref.hasAlt ? pref.groups(pm, slots.blank())[CONTENT] : prefContent > 0 ? pm[prefContent] : undefined
       if (truthy(content)) {
-        buffer = [['', '', String(content)]]
+        const c = String(content)
+        // content + '\n': a slice of the buffer when it ends so (no copy)
+        const end = buf.length - 1
+        single = buf.charCodeAt(end) === 10 && buf.endsWith(c, end) ? buf.slice(end - c.length) : `${c}\n`
+        buffer = multi ? [c] : NO_LINES
         buf = null
       }
     }
     for (let index = 0; index < fails.length; index++) {
       const rx = fails[index] as Rx
-      buf ??= join(buffer)
-      const groups = rx.search(buf, org, stats)
-      if (groups === null) continue
-      let fail: Groups = groups
+      buf ??= multi ? join(buffer) : single
+      const m = rx.search(buf, org, stats)
+      if (m === null) continue
+      let fail = slots.blank()
+      if (hasPre && pm !== null && pref !== null) pref.groups(pm, fail, CONTENT)
+      fail = rx.hasAlt && hasPre ? rx.assign(rx.groups(m, slots.blank()), fail) : rx.groups(m, fail)
       if (ignores.length > 0 && ignoreLine(buf, org, rx) !== null) {
         buf = null
         results.push({ time: date ?? now, host: hostOf(fail) ?? '', ip: null, regexIndex: index, ignored: true, attempts: 0 })
@@ -346,91 +451,88 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
         buffer = rx.unmatched
         buf = null
       }
-      if (hasPre) fail = merged(pre, fail)
-      const mlfid = str(fail['mlfid'])
+      const mlfid = str(fail[MLFID])
       let early = false
       if (mlfid !== undefined) {
         fail = mergeFailure(mlfid, fail, rx, now)
-        if (truthy(fail['nofail']) && !checkAll) early = true
+        if (truthy(fail[NOFAIL]) && !checkAll) early = true
       } else {
-        fail['matches'] = [...matchesOf(fail), ...lines(rx)]
+        fail[MATCHES] = count(fail[MATCHES]) + rx.matched.length
       }
       const host = hostOf(fail) ?? null
       if (host === null && !early) {
-        fail['mlfpending'] = 1
-        if (!checkAll) return results
+        fail[MLFPENDING] = 1
+        if (!checkAll) return
         continue
       }
       if (host !== null) {
-        const user = str(fail['user'])
-        const r: Building = { time: date ?? now, host, ip: canonicalAddress(host), regexIndex: index }
+        const user = str(fail[USER])
+        const r: Building = { time: date ?? now, host, ip: addresses.get(host), regexIndex: index }
         if (user !== undefined) r.user = user
-        if (truthy(fail['nofail'])) r.nofail = true
+        if (truthy(fail[NOFAIL])) r.nofail = true
         if (date === null) r.undated = true
-        r.attempts = matchesOf(fail).length
+        r.attempts = count(fail[MATCHES])
         results.push(r as EngineResult)
       }
       if (early || !checkAll) break
     }
-    return results
   }
 
-  const processAll = (line: string, now: number): EngineResult[] => {
+  /** Runs `line` (results in `results`) and counts it. */
+  const run = (line: string, now: number): void => {
+    results.length = 0
     stats.lines++
-    let tuple: Tuple
+    let text = line
     let date: number | null = null
-    if (detector === null) {
-      tuple = ['', '', line]
-      date = now
-    } else {
+    if (detector === null) date = now
+    else {
       const d = detector.detect(line, now)
-      if (d === null) tuple = ['', '', line]
-      else {
-        const text = line.slice(d.matchStart, d.matchEnd)
-        tuple = [line.slice(0, d.matchStart), text, line.slice(d.matchEnd)]
+      if (d !== null) {
+        if (d.kind !== 'empty') text = d.matchStart === 0 ? line.slice(d.matchEnd) : line.slice(0, d.matchStart) + line.slice(d.matchEnd)
         if (d.kind === 'date') {
           date = d.time
-          lastText = text
           lastDate = d.time
-        } else if (d.kind === 'empty') {
-          if (lastDate !== null && lastDate > now - 60_000) {
-            tuple = ['', lastText, line]
-            date = lastDate
-          } else date = now
-        }
+        } else if (d.kind === 'empty') date = lastDate !== null && lastDate > now - 60_000 ? lastDate : now
       }
       if (date === null) {
         stats.undated++
         if (lastDate !== null && lastDate > now - 60_000) {
-          tuple = ['', lastText, line]
+          text = line
           date = lastDate
         }
       }
     }
-    const results = findFailure(tuple, date, now)
-    const failure = results.find((r) => r.ignored !== true && r.nofail !== true)
+    findFailure(text, date, now)
+    let failure: EngineResult | undefined
+    let ignored = false
+    for (const r of results) {
+      if (r.ignored === true) ignored = true
+      else if (r.nofail !== true) failure ??= r
+    }
     if (failure !== undefined) {
       stats.matched++
       const n = stats.perRegex[failure.regexIndex]
       if (n !== undefined) stats.perRegex[failure.regexIndex] = n + 1
-    } else if (results.some((r) => r.ignored === true)) stats.ignored++
+    } else if (ignored) stats.ignored++
     else stats.missed++
-    return results
   }
 
   return {
-    processAll,
+    processAll(line, now) {
+      run(line, now)
+      return results.slice()
+    },
     process(line, now) {
-      const all = processAll(line, now)
-      return all.find((r) => r.ignored !== true && r.nofail !== true) ?? all[0] ?? null
+      run(line, now)
+      let first: EngineResult | null = null
+      for (const r of results) {
+        if (r.ignored !== true && r.nofail !== true) return r
+        first ??= r
+      }
+      return first
     },
     stats,
   }
-}
-
-/** fail2ban's failure id: <F-ID>, else the address or name. */
-function hostOf(fail: Groups): string | undefined {
-  return str(fail['fid']) ?? str(fail['ip4']) ?? str(fail['ip6']) ?? str(fail['dns'])
 }
 
 /** The project's LineFilter port over a compiled filter: a match only for a
