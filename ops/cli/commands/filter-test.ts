@@ -8,20 +8,11 @@ import { readFilter, type FilterDefinition } from '../../../services/watcher/fai
 import { builtinFilter } from '../../../services/watcher/filters/builtin.js'
 import type { LineFilter } from '../../../services/watcher/filters/filter.js'
 import { parse, type CliIO, type Command } from '../command.js'
+import { localIso } from '../local-iso.js'
 import { UsageError } from '../usage-error.js'
 
 const MAX_LINE = 64 * 1024
 const DEFAULT_FILTER_DIR = '/etc/fail2ban/filter.d'
-
-/** ISO-8601 in the local time zone, with its offset: 2005-06-21T16:47:48+02:00. */
-export function localIso(ms: number): string {
-  const d = new Date(ms)
-  const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0')
-  const off = -d.getTimezoneOffset()
-  const frac = d.getMilliseconds() === 0 ? '' : `.${pad(d.getMilliseconds(), 3)}`
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac}` +
-    `${off < 0 ? '-' : '+'}${pad(Math.trunc(off / 60))}:${pad(off % 60)}`
-}
 
 type Source =
   | { kind: 'fail2ban'; filter: Fail2banFilter; label: string; def: FilterDefinition }
@@ -153,7 +144,8 @@ async function runTest(
       if (opts.printMissed && !opts.json) out.push(`missed: ${text}`)
     } else {
       matched++
-      if (opts.json) out.push(JSON.stringify({ line: lineNo, host, time: localIso(time), ...(user !== undefined ? { user } : {}) }))
+      // JSON.stringify({ line, host, time, user? }), written out: no object per line
+      if (opts.json) out.push(`{"line":${lineNo},"host":${JSON.stringify(host)},"time":"${localIso(time)}"${user !== undefined ? `,"user":${JSON.stringify(user)}` : ''}}`)
     }
     if (out.length >= 1000) flush()
   }
