@@ -12,6 +12,8 @@ t.test('given named groups and backreferences, then they keep names and numbers'
   t.notOk(matches('^(?P<a>x+)-(?P=a)$', 'xx-x'))
   t.ok(matches('^(a)(b)\\2\\1$', 'abba'))
   t.ok(matches('^(?#a comment)ab$', 'ab'))
+  t.same([...translatePythonRegex('(?P<a>x)(y)(?P<b>z)').groupIndex], [['a', 1], ['b', 3]], 'named groups are numbered captures')
+  t.throws(() => translatePythonRegex('(?P<a>x)|(?P<a>y)'), { code: 'BANLEDGER_REGEX_UNSUPPORTED', message: /redefinition of group name a/ })
 })
 
 t.test('given flags, then leading flags become JS flags and scoped (?i:) is emulated', async (t) => {
