@@ -67,8 +67,12 @@ async function fail2banFilter(dir: string, name: string, jail: JailConfig): Prom
   const journal = jail.backend === 'systemd'
   try {
     const def = await readFilter(dir, name, journal ? { logtype: 'journal', ...jail.filterOptions } : { ...jail.filterOptions })
-    const compiled = asLineFilter(compileFilter(def), name)
-    const filter = def.options['logtype'] === 'journal' ? journalModeFilter(compiled) : compiled
+    const make = (): LineFilter => {
+      const compiled = asLineFilter(compileFilter(def), name)
+      return def.options['logtype'] === 'journal' ? journalModeFilter(compiled) : compiled
+    }
+    const first = make() // compiled now, so that a broken filter fails the start
+    const filter: LineFilter = { name: first.name, match: (line, now) => first.match(line, now), forSource: make }
     if (!journal || def.journalmatch === null) return { filter, journalmatch: null }
     const m = parseJournalMatch(def.journalmatch)
     return { filter, journalmatch: typeof m === 'string' ? `its journalmatch ${JSON.stringify(def.journalmatch.slice(0, 200))}: ${m}` : m }

@@ -82,6 +82,12 @@ export function eventsOfLines(
   return events
 }
 
+/** The jails as one log source reads them: each stateful filter (see
+ *  LineFilter.forSource) a copy of its own. */
+export const forSource = (jails: readonly WatchedJail[]): WatchedJail[] => jails.map(j => ({
+  ...j, failure: j.failure.forSource?.() ?? j.failure, success: j.success?.forSource?.() ?? j.success,
+}))
+
 /** What the supervisor needs of a source. */
 type Source = Readonly<{ state: string; error: Error | undefined; close: () => Promise<void> }>
 
@@ -257,5 +263,5 @@ export class Watcher {
 const where = (f: Followed): { path: string } | { source: string } => (f.journal === null ? { path: f.name } : { source: f.name })
 
 function followed(name: string, journal: JournalMatch | null, jails: WatchedJail[]): Followed {
-  return { name, journal, jails, follower: null, backoff: MIN_BACKOFF, restartAt: 0 }
+  return { name, journal, jails: forSource(jails), follower: null, backoff: MIN_BACKOFF, restartAt: 0 }
 }

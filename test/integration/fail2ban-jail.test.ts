@@ -89,3 +89,30 @@ jails:
   t.same(r.stdout.split('\n').filter(Boolean).map(l => (JSON.parse(l) as { ip: string }).ip), ['203.0.113.20', '203.0.113.21'],
     'the extra agents are matched literally (the . in Nasty.Bot is not a wildcard)')
 })
+
+t.test('each log file has its own filter state: lines of two files never meet in a multi-line buffer', async t => {
+  const dir = await tempDir(t)
+  const config = join(dir, 'banledger.yaml')
+  await writeFile(join(dir, 'two-lines.conf'), `[Init]
+maxlines = 2
+[Definition]
+failregex = ^\\s*login from <HOST>\\n\\s*denied$
+`)
+  await writeFile(config, `data_dir: ${join(dir, 'data')}
+ignore_self: false
+firewall: { backend: dry-run }
+jails:
+  app:
+    filter: ./two-lines.conf
+    maxretry: 1
+    logpath: [${join(dir, 'a.log')}, ${join(dir, 'b.log')}]
+`)
+  // a.log ends with a login that its own file never denies; b.log starts
+  // with a denial: read through one buffer, they would ban 198.51.100.5.
+  await writeFile(join(dir, 'a.log'), '2026-11-02 10:00:00 login from 192.0.2.10\n2026-11-02 10:00:01 denied\n2026-11-02 10:00:02 login from 198.51.100.5\n')
+  await writeFile(join(dir, 'b.log'), '2026-11-02 10:00:03 denied\n2026-11-02 10:00:04 login from 192.0.2.20\n2026-11-02 10:00:05 denied\n')
+  const r = await cli(['simulate', '--json', '--now', '2026-11-20T00:00:00Z', '--config', config, join(dir, 'a.log'), join(dir, 'b.log')])
+  t.equal(r.code, 0, r.stderr)
+  const bans = r.stdout.split('\n').filter(Boolean).map(l => (JSON.parse(l) as { type: string; ip: string }))
+  t.same(bans.map(d => `${d.type} ${d.ip}`), ['ban 192.0.2.10', 'ban 192.0.2.20'], 'one ban per file, none across them')
+})

@@ -10,7 +10,7 @@ import { decisionsOf } from '../../../ledger/rules/decisions.js'
 import type { Decision, LogEvent } from '../../../ledger/rules/types.js'
 import { watchedJails } from '../../../services/run/filters-from-config.js'
 import { rulesFromConfig } from '../../../services/run/rules-from-config.js'
-import { eventsOfLines } from '../../../services/watcher/watcher.js'
+import { eventsOfLines, forSource } from '../../../services/watcher/watcher.js'
 import type { Config } from '../../config/types.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type Command } from '../command.js'
 import { iso, parseTimeArg } from '../time-arg.js'
@@ -77,11 +77,12 @@ async function readEvents(config: Config, files: readonly string[], now: number)
     })
     await opened
     let offset = 0
+    const readers = forSource(jails) // a file's lines never meet another's in a filter's state
     for await (const text of createInterface({ input: stream, crlfDelay: Infinity })) {
       // Ids only need to be unique within this run: file index and offset.
       const line = { text: text.length > max ? text.slice(0, max) : text, offset, fileId: `file${fileIndex}`, path: file }
       offset += Buffer.byteLength(text) + 1
-      events.push(...eventsOfLines([line], jails, config.host, now))
+      events.push(...eventsOfLines([line], readers, config.host, now))
     }
   }
   return events.map((e, i) => [e, i] as const).sort((a, b) => a[0].at - b[0].at || a[1] - b[1]).map(([e]) => e)

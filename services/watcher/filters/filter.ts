@@ -14,6 +14,11 @@ export interface LineFilter {
    *  replacement characters or NULs); `now` is the reader's clock, used to
    *  guess the year of timestamps without one. Never throws. */
   match(line: string, now: number): FilterMatch | null
+  /** A filter that carries state from line to line (a fail2ban filter's
+   *  multi-line buffer, its connection cache, its date detector) makes a
+   *  fresh copy for each log source with this, so that lines of two files
+   *  never meet in one buffer. Stateless filters have none. */
+  forSource?(): LineFilter
 }
 
 export const MAX_USER_LENGTH = 64
