@@ -122,6 +122,9 @@ class Rx {
   /** First characters that can start a match (lead-chars.ts), or null. */
   private readonly lead: Uint8Array | null
   private readonly variants: readonly RegExp[]
+  /** Per variant: the literals it requires that not every variant does
+   *  (required-literals.ts); a text without one of them skips the variant. */
+  private readonly needs: readonly (readonly string[])[]
   /** The named groups: capture numbers and Groups slots, in parallel. */
   private readonly index: readonly number[]
   private readonly slot: readonly number[]
@@ -136,6 +139,8 @@ class Rx {
     this.risky = this.tr.risks.length > 0
     this.lead = leadChars(expanded, { multiline: opts.multiline })
     this.variants = this.tr.variants
+    const req = this.tr.required
+    this.needs = req.map((lits) => lits.filter((l) => !req.every((other) => other.some((o) => o.includes(l)))))
     this.index = [...this.tr.groupIndex.values()]
     this.slot = [...this.tr.groupIndex.keys()].map((k) => slots.of(k))
     this.alt = this.tr.groupNames.flatMap((k): [string, string][] => {
@@ -167,7 +172,12 @@ class Rx {
     }
     let m: RegExpExecArray | null = null
     const variants = this.variants
-    for (let v = 0; v < variants.length && m === null; v++) m = (variants[v] as RegExp).exec(buf)
+    for (let v = 0; v < variants.length && m === null; v++) {
+      const needs = this.needs[v] as readonly string[]
+      let k = 0
+      while (k < needs.length && buf.includes(needs[k] as string)) k++
+      if (k === needs.length) m = (variants[v] as RegExp).exec(buf)
+    }
     if (m === null) return null
     if (org.length <= 1) {
       this.matched = org

@@ -30,12 +30,15 @@
 //   is the input's. `risks` names nested unbounded quantifiers of the input.
 
 import { parsePython, unsupported, type Alt, type ClassItem, type Flags, type Group, type Node } from './python-regex-parse.js'
+import { requiredLiterals } from './required-literals.js'
 
 export const MAX_CONDITION_GROUPS = 4
 
 export type TranslatedRegex = Readonly<{
   /** One RegExp, or several for conditionals, tried in order. */
   variants: readonly RegExp[]
+  /** Per variant: texts every match of it contains (required-literals.ts). */
+  required: readonly (readonly string[])[]
   unicode: boolean
   groupNames: readonly string[]
   /** Named group -> its capture number in every variant. */
@@ -253,9 +256,16 @@ export function translatePythonRegex(pattern: string, opts: { multiline?: boolea
       throw unsupported(pattern, `no JavaScript equivalent compiles (${(e as Error).message})`)
     }
   }
+  const required = assignments.map((force) => {
+    const ctx: Ctx = { flags, unicode, force, paths, resolve } // the real flags: a literal under (?i) is no literal
+    return Object.freeze(requiredLiterals(parsed.root, {
+      flags, force, resolve, forcedVia: (n) => onPath(n, ctx, true), leadsTo: (g, n) => paths.get(g)?.has(n) === true,
+    }))
+  })
   const groupIndex = new Map(parsed.groups.flatMap((g) => (g.name === undefined ? [] : [[g.name, g.index ?? 0] as const])))
   return Object.freeze({
     variants: Object.freeze(variants),
+    required: Object.freeze(required),
     unicode,
     groupNames: Object.freeze([...groupIndex.keys()]),
     groupIndex,
