@@ -8,6 +8,7 @@ import { readFilter, type FilterDefinition } from '../../../services/watcher/fai
 import { builtinFilter } from '../../../services/watcher/filters/builtin.js'
 import type { LineFilter } from '../../../services/watcher/filters/filter.js'
 import { parse, type CliIO, type Command } from '../command.js'
+import { LineWriter } from '../line-writer.js'
 import { localIso } from '../local-iso.js'
 import { UsageError } from '../usage-error.js'
 
@@ -111,11 +112,7 @@ async function runTest(
   let matched = 0
   let ignored = 0
   let missed = 0
-  const out: string[] = []
-  const flush = (): void => {
-    if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`)
-    out.length = 0
-  }
+  const out = new LineWriter((chunk) => process.stdout.write(chunk))
   const onLine = (raw: string): void => {
     lineNo++
     const text = raw.length > MAX_LINE ? raw.slice(0, MAX_LINE) : raw
@@ -126,7 +123,7 @@ async function runTest(
       const r = source.filter.process(text, now)
       if (r !== null && r.ignored === true) {
         ignored++
-        if (opts.printIgnored && !opts.json) out.push(`ignored: ${text}`)
+        if (opts.printIgnored && !opts.json) out.line(`ignored: ${text}`)
         return
       }
       if (r !== null && r.nofail !== true) {
@@ -144,16 +141,15 @@ async function runTest(
     }
     if (host === null) {
       missed++
-      if (opts.printMissed && !opts.json) out.push(`missed: ${text}`)
+      if (opts.printMissed && !opts.json) out.line(`missed: ${text}`)
     } else {
       matched++
       // JSON.stringify({ line, host, time, user? }), written out: no object per line
-      if (opts.json) out.push(`{"line":${lineNo},"host":${JSON.stringify(host)},"time":"${localIso(time)}"${user !== undefined ? `,"user":${JSON.stringify(user)}` : ''}}`)
+      if (opts.json) out.line(`{"line":${lineNo},"host":${JSON.stringify(host)},"time":"${localIso(time)}"${user !== undefined ? `,"user":${JSON.stringify(user)}` : ''}}`)
     }
-    if (out.length >= 1000) flush()
   }
   await eachLine(stream, onLine)
-  flush()
+  out.flush()
   if (opts.json) return 0
   const secs = (performance.now() - started) / 1000
   io.out(`Running tests\n=============\n\nUse   failregex filter file : ${source.label}\nUse         log file : ${log}\n`)

@@ -1,0 +1,16 @@
+// LineWriter (ops/cli/line-writer.ts): lines come out whole, in order, each
+// ended by a newline, across buffer boundaries and for lines larger than
+// the buffer. Our own fixtures.
+import t from 'tap'
+import { LineWriter } from '../../ops/cli/line-writer.js'
+
+t.test('given lines of every size, then the bytes written are the lines, each with a newline', async (t) => {
+  const chunks: Buffer[] = []
+  const w = new LineWriter((c) => chunks.push(Buffer.from(c)))
+  const lines = ['a', 'é€😀', '', 'x'.repeat(30_000), 'y'.repeat(70_000), ...Array.from({ length: 5000 }, (_, i) => `line ${i}`)]
+  for (const l of lines) w.line(l)
+  w.flush()
+  w.flush()
+  t.equal(Buffer.concat(chunks).toString('utf8'), lines.map((l) => `${l}\n`).join(''))
+  t.ok(chunks.every((c) => c.length > 0), 'no empty writes')
+})
