@@ -12,6 +12,11 @@ import { Fail2banError } from './errors.js'
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']
+/** Month names and their first three letters (lower case, Capitalised and
+ *  UPPER, the forms logs use) -> 1-12: one lookup per dated line, where
+ *  lower-casing and comparing with each name made a dozen strings. */
+const MONTH_NUMBER: ReadonlyMap<string, number> = new Map(MONTHS.flatMap((m, i) => [m, m.slice(0, 3)].flatMap((n) =>
+  [n, n.charAt(0).toUpperCase() + n.slice(1), n.toUpperCase()].map((k) => [k, i + 1] as const))))
 const byLength = (xs: readonly string[]): string => [...xs].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).join('|')
 
 /** Field -> Python regex text. The `Ex` forms are fail2ban's exact-width ones. */
@@ -187,11 +192,10 @@ export function fieldsToTime(g: Readonly<DateFields>, now: number): number | nul
   const y2 = num(g[Y2])
   if (year === undefined && y2 !== undefined) year = y2 <= 2000 ? y2 + 2000 : y2
   let month = num(g[MO])
-  const name = (g[B] ?? g[B_LONG])?.toLowerCase()
+  const name = g[B] ?? g[B_LONG]
   if (month === undefined && name !== undefined) {
-    const i = MONTHS.findIndex((m) => m === name || m.slice(0, 3) === name)
-    if (i < 0) return null
-    month = i + 1
+    month = MONTH_NUMBER.get(name) ?? MONTH_NUMBER.get(name.toLowerCase())
+    if (month === undefined) return null
   }
   let day = num(g[D])
   let hour = num(g[H]) ?? 0
