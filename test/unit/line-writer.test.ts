@@ -14,3 +14,17 @@ t.test('given lines of every size, then the bytes written are the lines, each wi
   t.equal(Buffer.concat(chunks).toString('utf8'), lines.map((l) => `${l}\n`).join(''))
   t.ok(chunks.every((c) => c.length > 0), 'no empty writes')
 })
+
+t.test('given lines written in pieces, then numbers as their decimal digits', async (t) => {
+  const chunks: Buffer[] = []
+  const w = new LineWriter((c) => chunks.push(Buffer.from(c)))
+  const numbers = [0, 7, 10, 99, 100, 65_535, 1_000_000, Number.MAX_SAFE_INTEGER, ...Array.from({ length: 20_000 }, (_, i) => i * 7919)]
+  for (const n of numbers) {
+    w.text('{"n":')
+    w.int(n)
+    w.text('}')
+    w.end()
+  }
+  w.flush()
+  t.equal(Buffer.concat(chunks).toString('utf8'), numbers.map((n) => `{"n":${n}}\n`).join(''))
+})

@@ -145,7 +145,12 @@ async function runTest(
     } else {
       matched++
       // JSON.stringify({ line, host, time, user? }), written out: no object per line
-      if (opts.json) out.line(`{"line":${lineNo},"host":${JSON.stringify(host)},"time":"${localIso(time)}"${user !== undefined ? `,"user":${JSON.stringify(user)}` : ''}}`)
+      if (opts.json) {
+        out.text('{"line":')
+        out.int(lineNo)
+        out.text(`,"host":${JSON.stringify(host)},"time":"${localIso(time)}"${user !== undefined ? `,"user":${JSON.stringify(user)}` : ''}}`)
+        out.end()
+      }
     }
   }
   await eachLine(stream, onLine)
