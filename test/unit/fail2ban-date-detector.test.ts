@@ -77,6 +77,9 @@ t.test('ISO8601 keyword, {NONE}, invalid dates, unknown fields', async (t) => {
   t.equal(new DateDetector('{NONE}').detect('anything', NOW)?.kind, 'empty')
   t.equal(new DateDetector().detect('2024-02-30 10:00:00 x', NOW)?.kind, 'invalid')
   t.throws(() => new DateDetector('%Q'), { code: 'BANLEDGER_FILTER_INVALID' })
+  // the defaults are translated on first use; a filter's own regex at once
+  t.throws(() => new DateDetector('(?(9)a|b)%H:%M:%S'), { code: 'BANLEDGER_REGEX_UNSUPPORTED' })
+  t.throws(() => new DateDetector('^<(?(9)a|b)>{DATE}'), { code: 'BANLEDGER_REGEX_UNSUPPORTED' })
 })
 
 t.test('the template that matched last is preferred', async (t) => {

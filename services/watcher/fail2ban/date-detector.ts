@@ -46,7 +46,7 @@ type Found = {
   m: RegExpExecArray
 }
 
-/** One compiled template. `search` behaves as Python's `re.search(line, pos, endpos)`. */
+/** One template. `search` behaves as Python's `re.search(line, pos, endpos)`. */
 type Template = {
   readonly name: string
   readonly flags: number
@@ -54,16 +54,39 @@ type Template = {
   hits: number
   search(line: string, pos?: number, endpos?: number): Found | null
   date(f: Found, now: number): number | null
+  /** Translates the regex now (else on first use); throws BANLEDGER_REGEX_UNSUPPORTED. */
+  compile(): void
 }
 
 /** A template from its bounded regex: the date is capture group `group`;
- *  `date` makes the template's date function from its named groups (name -> number). */
+ *  `date` makes the template's date function from its named groups (name -> number).
+ *  The regex is translated on first use: the default list has 31 templates,
+ *  a log uses one or two, and translating them all (u-flag RegExps, twice:
+ *  see compile()) took 65 ms, 2% of filter-test on 1,000,000 lines. A
+ *  filter's own datepattern is compiled at once (DateDetector.append), so
+ *  that an unsupported one fails when the filter loads. */
 function template(
   b: { regex: string; flags: number; name: string }, weight: number, group: number,
   date: (groupIndex: ReadonlyMap<string, number>) => Template['date'],
 ): Template {
-  const tr = translatePythonRegex(b.regex)
-  return { name: b.name, flags: b.flags, weight, hits: 0, search: compile(tr, group), date: date(tr.groupIndex) }
+  const t: Template = {
+    name: b.name, flags: b.flags, weight, hits: 0,
+    search: (line, pos, endpos) => {
+      t.compile()
+      return t.search(line, pos, endpos)
+    },
+    date: (f, now) => {
+      t.compile()
+      return t.date(f, now)
+    },
+    compile: () => {
+      const tr = translatePythonRegex(b.regex)
+      t.search = compile(tr, group)
+      t.date = date(tr.groupIndex)
+      t.compile = () => undefined
+    },
+  }
+  return t
 }
 
 /** fail2ban's default templates, in its order (our own table; same formats). */
@@ -324,7 +347,9 @@ export class DateDetector {
     if (wrap !== undefined) {
       for (const p of d.all) {
         if (p === 'EPOCH' || p === 'TAI64N') continue // fail2ban would look for the literal word
-        this.add(patternTemplate(wrap(unbound(p))), ignoreDup)
+        const t = patternTemplate(wrap(unbound(p)))
+        t.compile()
+        this.add(t, ignoreDup)
       }
       return
     }
@@ -340,7 +365,9 @@ export class DateDetector {
     if (key === '{DEFAULT}') return this.addDefaults(() => true)
     if (key.includes('{DATE}')) return this.addDefaults(() => true, (p) => pattern.replace(/(?<!\\)\{DATE\}/gi, () => p))
     if (key === '{NONE}') return this.add(patternTemplate('{UNB}^'), false)
-    this.add(singleTemplate(pattern), false)
+    const t = singleTemplate(pattern)
+    t.compile()
+    this.add(t, false)
   }
 
   /** The date of `line` (see DateMatch), or null when no template matches.
