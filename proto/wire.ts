@@ -9,6 +9,7 @@ import type {
   AddressState, Ban, BanReason, Decision, DecisionReason, DomainEvent,
   FailureOutcome, LedgerEntry, LedgerInput, LiftReason, LogEvent, Millis,
 } from '../ledger/rules/types.js'
+import { encodeEntryFast, encodeStateFast } from './entry-encoder.js'
 
 protobuf.util.Long = null as unknown as typeof protobuf.util.Long
 protobuf.configure()
@@ -242,8 +243,12 @@ export function entryFromWire(m: Msg): LedgerEntry {
   return { seq: num(m, 'seq'), at: num(m, 'at'), cause: inputFromWire(sub(m, 'cause')), events: events.map(e => eventFromWire(e as Msg)) }
 }
 
+/** The LedgerEntry bytes of `entry`: those of
+ *  wireTypes.LedgerEntry.encode(entryToWire(entry)), written by the
+ *  hand-written encoder (proto/entry-encoder.ts) as an exact-size view of a
+ *  shared slab. */
 export function encodeEntry(entry: LedgerEntry): Uint8Array {
-  return wireTypes.LedgerEntry.encode(entryToWire(entry)).finish()
+  return encodeEntryFast(entry)
 }
 
 export function decodeEntry(bytes: Uint8Array): LedgerEntry {
@@ -260,12 +265,19 @@ export function decodeEntryEvents(bytes: Uint8Array): Pick<LedgerEntry, 'seq' | 
 
 // ---------------------------------------------------------------- state
 
-export function encodeState(s: AddressState): Uint8Array {
-  return wireTypes.AddressState.encode({
+export function stateToWire(s: AddressState): Msg {
+  return {
     failures: s.failures, graceUntil: s.graceUntil, graceFailures: s.graceFailures,
     ban: s.ban === null ? null : { since: s.ban.since, until: s.ban.until, reason: banReason.to(s.ban.reason), repeat: s.ban.repeat },
     bans: s.bans, lastBanEnd: s.lastBanEnd,
-  }).finish()
+  }
+}
+
+/** The AddressState bytes of `s`: those of
+ *  wireTypes.AddressState.encode(stateToWire(s)), written by the
+ *  hand-written encoder (proto/entry-encoder.ts). */
+export function encodeState(s: AddressState): Uint8Array {
+  return encodeStateFast(s)
 }
 
 export function decodeState(bytes: Uint8Array): AddressState {
