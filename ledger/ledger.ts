@@ -56,7 +56,8 @@ type Tracked = { readonly jail: string; readonly ip: string; state: AddressState
 type Prepared = {
   batch: Pending[]
   results: SubmitResult[]
-  entries: { entry: LedgerEntry; bytes: Uint8Array; id: string | null }[]
+  /** Each as the store appends it (seq, bytes, id), with the entry. */
+  entries: { entry: LedgerEntry; seq: number; bytes: Uint8Array; id: string | null }[]
   /** The state each touched address has after the batch (null: forgotten). */
   overlay: ProjectionMap<AddressState | null>
   /** Due-index entries this batch's ticks took; put back after the write. */
@@ -237,13 +238,31 @@ export class Ledger {
     })
 
     const overlay = new ProjectionMap<AddressState | null>()
+    // The address looked up last, and its state: an input's events are
+    // evolved from the state its rules just read, and a lookup in the rows
+    // of every tracked address is a cache miss. Kept current by `evolveInto`.
+    let lastJail: string | null = null
+    let lastIp = ''
+    let last: AddressState | undefined
     // One lookup per layer: null marks an address forgotten in that layer.
     const view = (jail: string, ip: string): AddressState | undefined => {
+      if (ip === lastIp && jail === lastJail) return last
       const mine = overlay.get(jail, ip)
-      if (mine !== undefined) return mine ?? undefined
+      const state = mine !== undefined ? mine ?? undefined : layered(jail, ip)
+      lastJail = jail
+      lastIp = ip
+      last = state
+      return state
+    }
+    const layered = (jail: string, ip: string): AddressState | undefined => {
       const pending = prev?.overlay.get(jail, ip)
       if (pending !== undefined) return pending ?? undefined
       return this.#rows.get(jail, ip)?.state
+    }
+    const evolveInto = (e: DomainEvent): void => {
+      const next = evolve(view(e.jail, e.ip), [e]) ?? null
+      overlay.set(e.jail, e.ip, next)
+      last = next ?? undefined // view(e.jail, e.ip) was the last lookup
     }
     const popped: Tracked[] = []
     const entries: Prepared['entries'] = []
@@ -284,10 +303,10 @@ export class Ledger {
         results.push({ seq: 0, duplicate: false, events })
         continue
       }
-      for (const e of events) overlay.set(e.jail, e.ip, evolve(view(e.jail, e.ip), [e]) ?? null)
+      for (const e of events) evolveInto(e)
       seq += 1
       const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
-      entries.push({ entry, bytes: encodeEntry(entry), id })
+      entries.push({ entry, seq, bytes: encodeEntry(entry), id })
       if (id !== null) batchIds.set(id, seq)
       results.push({ seq, duplicate: false, events })
     }
@@ -302,9 +321,7 @@ export class Ledger {
       if (p.entries.length > 0) {
         const states: StateWrite[] = []
         p.overlay.forEach((state, jail, ip) => states.push({ key: stateKey(jail, ip), state: state === null ? null : encodeState(state) }))
-        await this.#store.append({
-          entries: p.entries.map(e => ({ seq: e.entry.seq, bytes: e.bytes, id: e.id })), states, lastSeq: p.seq,
-        })
+        await this.#store.append({ entries: p.entries, states, lastSeq: p.seq })
       }
     } catch (err) {
       for (const row of p.popped) this.#requeue(row)
