@@ -5,7 +5,7 @@
 import { encodeEntry, encodeState } from '../proto/wire.js'
 import type { RulesContext } from './rules/context.js'
 import { decide, decideTick, type DueState } from './rules/decide.js'
-import { decisionsOf } from './rules/decisions.js'
+import { pushDecisions } from './rules/decisions.js'
 import { evolve } from './rules/evolve.js'
 import { nextDue } from './rules/lifecycle.js'
 import type { AddressState, Ban, Decision, DomainEvent, LedgerEntry, LedgerInput, Millis } from './rules/types.js'
@@ -343,9 +343,14 @@ export class Ledger {
     })
 
     if (p.entries.length > 0 && this.#listeners.size > 0) {
-      const appended = p.entries.map(e => e.entry)
-      const bytes = p.entries.map(e => e.bytes)
-      const decisions = appended.flatMap(decisionsOf)
+      const appended: LedgerEntry[] = []
+      const bytes: Uint8Array[] = []
+      const decisions: Decision[] = []
+      for (const e of p.entries) {
+        appended.push(e.entry)
+        bytes.push(e.bytes)
+        pushDecisions(e.entry, decisions)
+      }
       for (const l of this.#listeners) l(appended, decisions, bytes)
     }
   }

@@ -1,24 +1,38 @@
 // Decisions: the part of an entry's events that workers act on.
-import type { Decision, LedgerEntry } from './types.js'
+import type { Decision, DecisionReason, DecisionType, DomainEvent, LedgerEntry, Millis } from './types.js'
 
 /** The bans and unbans an entry caused, with deterministic ids "<seq>.<i>". */
 export function decisionsOf(entry: LedgerEntry): Decision[] {
   const out: Decision[] = []
-  entry.events.forEach((e, i) => {
-    const base = { id: `${entry.seq}.${i}`, jail: e.jail, ip: e.ip, at: e.at, seq: entry.seq }
+  pushDecisions(entry, out)
+  return out
+}
+
+/** decisionsOf(entry), appended to `out`. The id and the decision are made
+ *  only for the events that are decisions (most are failures): the ledger
+ *  does this for every entry it appends. */
+export function pushDecisions(entry: LedgerEntry, out: Decision[]): void {
+  const events = entry.events
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as DomainEvent
     switch (e.type) {
       case 'BanIssued':
-        out.push({ ...base, type: 'ban', until: e.until, reason: e.reason, failures: e.failures })
+        out.push(decision(entry.seq, i, e, 'ban', e.until, e.reason, e.failures))
         break
       case 'BanLifted':
-        out.push({ ...base, type: 'unban', until: 0, reason: e.reason, failures: 0 })
+        out.push(decision(entry.seq, i, e, 'unban', 0, e.reason, 0))
         break
       case 'BanExpired':
-        out.push({ ...base, type: 'unban', until: 0, reason: 'expired', failures: 0 })
+        out.push(decision(entry.seq, i, e, 'unban', 0, 'expired', 0))
         break
       default:
         break
     }
-  })
-  return out
+  }
+}
+
+function decision(
+  seq: number, i: number, e: DomainEvent, type: DecisionType, until: Millis, reason: DecisionReason, failures: number,
+): Decision {
+  return { id: `${seq}.${i}`, jail: e.jail, ip: e.ip, at: e.at, seq, type, until, reason, failures }
 }
