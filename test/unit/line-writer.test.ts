@@ -28,3 +28,17 @@ t.test('given lines written in pieces, then numbers as their decimal digits', as
   w.flush()
   t.equal(Buffer.concat(chunks).toString('utf8'), numbers.map((n) => `{"n":${n}}\n`).join(''))
 })
+
+t.test('given text with non-ASCII after ASCII and strings written as JSON, then the bytes are their UTF-8 and JSON.stringify', async (t) => {
+  const chunks: Buffer[] = []
+  const w = new LineWriter((c) => chunks.push(Buffer.from(c)))
+  const texts = ['abc é€😀 def', 'x'.repeat(100) + 'ü', '2001:db8::1', 'a"b', 'back\\slash', 'tab\there', '\u007f', 'ünï', '', ...Array.from({ length: 30_000 }, (_, i) => `user${i}é`)]
+  for (const s of texts) {
+    w.text(s)
+    w.text(' ')
+    w.json(s)
+    w.end()
+  }
+  w.flush()
+  t.equal(Buffer.concat(chunks).toString('utf8'), texts.map((s) => `${s} ${JSON.stringify(s)}\n`).join(''))
+})

@@ -148,7 +148,15 @@ function runTest(
       if (opts.json) {
         out.text('{"line":')
         out.int(lineNo)
-        out.text(`,"host":${JSON.stringify(host)},"time":"${localIso(time)}"${user !== undefined ? `,"user":${JSON.stringify(user)}` : ''}}`)
+        out.text(',"host":')
+        out.json(host)
+        out.text(',"time":"')
+        out.text(localIso(time))
+        if (user !== undefined) {
+          out.text('","user":')
+          out.json(user)
+          out.text('}')
+        } else out.text('"}')
         out.end()
       }
     }
