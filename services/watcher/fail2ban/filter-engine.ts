@@ -87,18 +87,23 @@ type Groups = unknown[]
 /** The names of a filter's Groups slots. */
 class Slots {
   private readonly map = new Map<string, number>()
+  /** What blank() copies (a copy of a packed array takes a third of the
+   *  time of new Array(n).fill()); null when a slot was added since. */
+  private empty: Groups | null = null
   of(name: string): number {
     let slot = this.map.get(name)
     if (slot === undefined) {
       slot = this.map.size
       this.map.set(name, slot)
+      this.empty = null
     }
     return slot
   }
 
   /** A Groups with every slot absent. */
   blank(): Groups {
-    return new Array<unknown>(this.map.size).fill(undefined)
+    this.empty ??= new Array<unknown>(this.map.size).fill(undefined)
+    return this.empty.slice()
   }
 }
 
