@@ -80,7 +80,7 @@ t.test('events read again in batches cut otherwise are stored once; an older led
   await jsm.streams.add({ name: 'BANLEDGER_EVENTS', subjects: ['banledger.events.>', 'banledger.commands.>'] })
   await jsm.consumers.add('BANLEDGER_EVENTS', { durable_name: 'ledger', ack_policy: AckPolicy.Explicit, max_ack_pending: 50_000 })
   await startLedger(t, server.url, captureLogs('info'))
-  t.equal((await jsm.consumers.info('BANLEDGER_EVENTS', 'ledger')).config.max_ack_pending, 500, 'the bound is in batches now')
+  t.equal((await jsm.consumers.info('BANLEDGER_EVENTS', 'ledger')).config.max_ack_pending, 100, 'the bound is in batches now')
 
   const watcher = await natsBus(t, server, { host: 'web1' })
   const now = Date.now()

@@ -42,10 +42,12 @@ const PUBLISH_TIMEOUT = 5000
 const LEDGER_ACK_WAIT = 10_000
 const DECISIONS_ACK_WAIT = 30_000
 /** Messages in flight between the stream and the ledger's synced write:
- *  up to 1,000 events each (a backlog of full batches: 500,000 inputs in
- *  the ledger's memory), one each from a watcher that publishes an event at
- *  a time (then 500 per synced write, plenty at such rates). */
-const LEDGER_MAX_ACK_PENDING = 500
+ *  up to 1,000 events each, so at most 100,000 inputs in the ledger's
+ *  memory, about 2 s of its work at the rate measured here: far from
+ *  LEDGER_ACK_WAIT, so a backlog is never delivered again while it waits in
+ *  the ledger (500 full batches took ~9 s, close to it). Watchers that send
+ *  an event at a time still give 100 inputs per synced write. */
+const LEDGER_MAX_ACK_PENDING = 100
 const DUPLICATE_WINDOW = 120_000
 /** Inputs a failed ledger could not store come back after this long (to the next ledger). */
 const RETRY_AFTER_FAILURE = 1000
