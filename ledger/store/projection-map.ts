@@ -4,7 +4,7 @@
 // holds (their hashes computed once) cost less than building and hashing a
 // "jail/address" key string each time (measured on bench:ledger's log:
 // about a quarter of replay's CPU time).
-import { stateKey } from './ledger-store.js'
+import { splitStateKey, stateKey } from './ledger-store.js'
 
 export class ProjectionMap<R> {
   readonly #jails = new Map<string, Map<string, R>>()
@@ -20,8 +20,8 @@ export class ProjectionMap<R> {
 
   /** The row under a stored key (`jail/ip`, see stateKey). */
   getKey(key: string): R | undefined {
-    const slash = key.indexOf('/')
-    return this.get(key.slice(0, slash), key.slice(slash + 1))
+    const { jail, ip } = splitStateKey(key)
+    return this.get(jail, ip)
   }
 
   set(jail: string, ip: string, row: R): void {

@@ -71,8 +71,9 @@ async function fail2banFilter(dir: string, name: string, jail: JailConfig): Prom
       const compiled = asLineFilter(compileFilter(def), name)
       return def.options['logtype'] === 'journal' ? journalModeFilter(compiled) : compiled
     }
-    const first = make() // compiled now, so that a broken filter fails the start
-    const filter: LineFilter = { name: first.name, match: (line, now) => first.match(line, now), forSource: make }
+    // Compiled now, so that a broken filter fails the start; each source
+    // then makes its own (LineFilter.forSource).
+    const filter: LineFilter = { ...make(), forSource: make }
     if (!journal || def.journalmatch === null) return { filter, journalmatch: null }
     const m = parseJournalMatch(def.journalmatch)
     return { filter, journalmatch: typeof m === 'string' ? `its journalmatch ${JSON.stringify(def.journalmatch.slice(0, 200))}: ${m}` : m }
