@@ -24,6 +24,7 @@ export const wireTypes = {
   LogEventBatch: type('LogEventBatch'),
   LedgerEntry: type('LedgerEntry'),
   LedgerEntryEvents: type('LedgerEntryEvents'),
+  LedgerChunk: type('LedgerChunk'),
   AddressState: type('AddressState'),
   Decision: type('Decision'),
   BanSnapshot: type('BanSnapshot'),

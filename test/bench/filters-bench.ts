@@ -46,7 +46,6 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
 
 const files = await fail2banFiles()
 if (files === null) throw new Error('fail2ban filters are not available (apt-get download fail2ban failed)')
-const f2bRoot = files.filterDir.replace(/\/etc\/fail2ban\/filter\.d$/, '')
 const big = await writeLog(1_000_000)
 const small = await writeLog(100_000)
 
@@ -59,8 +58,8 @@ const oursMatched = oursBig.stdout.split('\n').filter(Boolean).length
 let peer: { secs: number; matched: number } | null = null
 const python = spawnSync('python3', ['--version'])
 if (python.status === 0) {
-  const r = timed('python3', [join(f2bRoot, 'usr/bin/fail2ban-regex'), big, join(files.filterDir, 'sshd.conf')],
-    { ...process.env, TZ: 'UTC', PYTHONPATH: join(f2bRoot, 'usr/lib/python3/dist-packages') })
+  const r = timed('python3', [join(files.root, 'usr/bin/fail2ban-regex'), big, join(files.filterDir, 'sshd.conf')],
+    { ...process.env, TZ: 'UTC', PYTHONPATH: join(files.root, 'usr/lib/python3/dist-packages') })
   const m = /Lines: (\d+) lines, (\d+) ignored, (\d+) matched, (\d+) missed/.exec(r.stdout)
   peer = { secs: r.secs, matched: Number(m?.[3] ?? NaN) }
 }

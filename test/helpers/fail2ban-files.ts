@@ -15,13 +15,14 @@ const run = promisify(execFile)
 const SAMPLES = 'usr/lib/python3/dist-packages/fail2ban/tests/files/logs'
 const FILTERS = 'etc/fail2ban/filter.d'
 
-export type Fail2banFiles = { filterDir: string; logsDir: string }
+/** root: where the package's tree starts ('/' when fail2ban is installed). */
+export type Fail2banFiles = { root: string; filterDir: string; logsDir: string }
 
 /** Why fail2banFiles() last returned null. */
 export let fail2banUnavailable = ''
 
 const at = (root: string): Fail2banFiles | null => {
-  const files = { filterDir: path.join(root, FILTERS), logsDir: path.join(root, SAMPLES) }
+  const files = { root, filterDir: path.join(root, FILTERS), logsDir: path.join(root, SAMPLES) }
   return existsSync(path.join(files.filterDir, 'sshd.conf')) && existsSync(path.join(files.logsDir, 'sshd')) ? files : null
 }
 
