@@ -92,9 +92,11 @@ function readEvent(r: protobuf.Reader, end: number): DomainEvent {
   }
 }
 
-/** Same result as wire.decodeEntryEvents, faster. */
-export function decodeEntryEventsFast(bytes: Uint8Array): Pick<LedgerEntry, 'seq' | 'at' | 'events'> {
+/** Same result as wire.decodeEntryEvents of bytes[start, end), faster. */
+export function decodeEntryEventsFast(bytes: Uint8Array, start = 0, end = bytes.length): Pick<LedgerEntry, 'seq' | 'at' | 'events'> {
   const r = protobuf.Reader.create(bytes)
+  r.pos = start
+  r.len = end
   let seq = 0
   let at = 0
   const events: DomainEvent[] = []

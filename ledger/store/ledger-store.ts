@@ -1,24 +1,38 @@
 // The ledger's LevelDB layout. One process owns the directory (LevelDB's
 // lock); everything else goes through that process.
 //
-//   log/<seq, 16 zero-padded digits>  LedgerEntry   append-only; byte order = append order
+//   log/<seq, 16 zero-padded digits>  LedgerChunk   append-only; key = the chunk's first entry
 //   ids/<input id>                    <seq>         idempotency index
 //   state/<jail>/<ip>                 AddressState  projection rows
 //   meta/seq                          <seq>         last appended sequence
+//   meta/format                       "2"
 //
-// An entry, its id and the projection rows it changes are written in one
-// batch, synced (group commit: one fsync per batch, never per event).
+// Entries, their ids and the projection rows they change are written in one
+// batch, synced (group commit: one fsync per batch, never per event). The
+// entries of a batch are stored together, as LedgerChunks of consecutive
+// entries (CHUNK_MAX_*): one LevelDB value per chunk, not per entry, which
+// cut replay's reading to a fraction (bench:ledger). Format 1 stored one
+// LedgerEntry per value; such values stay readable (an entry's first byte is
+// 0x08, a chunk's 0x0a), so a format-1 ledger is upgraded by marking it 2.
 import { Buffer } from 'node:buffer'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { decodeState } from '../../proto/wire.js'
+import { encodeChunk, forEachChunkEntry } from '../../proto/ledger-chunk.js'
+import { decodeEntry, decodeState } from '../../proto/wire.js'
 import type { AddressState } from '../rules/types.js'
 
 type Bytes = Uint8Array
 
 const SEQ_DIGITS = 16
-export const FORMAT_VERSION = '1'
+export const FORMAT_VERSION = '2'
+/** Formats this version opens, upgrading them to FORMAT_VERSION. */
+const UPGRADES_FROM = new Set(['1'])
+/** A chunk holds at most this many entries, and no more bytes than this
+ *  unless it is a single entry (values of this size keep LevelDB's
+ *  compactions and a reader's memory small). */
+const CHUNK_MAX_ENTRIES = 1000
+const CHUNK_MAX_BYTES = 256 * 1024
 /** LevelDB's memtable: 4 MiB by default; a larger one means fewer level-0
  *  files and compactions under a sustained ingest (measured with bench:ledger). */
 const WRITE_BUFFER = 32 * 1024 * 1024
@@ -101,12 +115,13 @@ export class LedgerStore {
       throw err
     }
     const store = new LedgerStore(dir, db)
-    const format = await store.#meta.get('format')
-    if (format === undefined) {
+    const stored = await store.#meta.get('format')
+    const format = stored === undefined ? undefined : new TextDecoder().decode(stored)
+    if (format === undefined || UPGRADES_FROM.has(format)) {
       await store.#meta.put('format', new TextEncoder().encode(FORMAT_VERSION))
-    } else if (new TextDecoder().decode(format) !== FORMAT_VERSION) {
+    } else if (format !== FORMAT_VERSION) {
       await db.close()
-      throw new LedgerFormatError(`the ledger in ${dir} has format ${new TextDecoder().decode(format)}; this banledger reads format ${FORMAT_VERSION}`)
+      throw new LedgerFormatError(`the ledger in ${dir} has format ${format}; this banledger reads formats ${[...UPGRADES_FROM, FORMAT_VERSION].join(', ')}`)
     }
     return store
   }
@@ -131,9 +146,19 @@ export class LedgerStore {
     const ids = this.#ids.prefix
     const state = this.#state.prefix
     const b = this.#db.batch()
-    for (const e of batch.entries) {
-      b.put(log + seqKey(e.seq), e.bytes)
-      if (e.id !== null) b.put(ids + e.id, latin1(String(e.seq)))
+    const { entries } = batch
+    for (let first = 0; first < entries.length;) {
+      let end = first + 1
+      let bytes = (entries[first] as AppendBatch['entries'][number]).bytes.length
+      while (end < entries.length && end - first < CHUNK_MAX_ENTRIES) {
+        bytes += (entries[end] as AppendBatch['entries'][number]).bytes.length
+        if (bytes > CHUNK_MAX_BYTES) break
+        end++
+      }
+      const chunk = entries.slice(first, end)
+      b.put(log + seqKey((chunk[0] as AppendBatch['entries'][number]).seq), encodeChunk(chunk.map(e => e.bytes)))
+      for (const e of chunk) if (e.id !== null) b.put(ids + e.id, latin1(String(e.seq)))
+      first = end
     }
     for (const s of batch.states) {
       if (s.state === null) b.del(state + s.key)
@@ -151,17 +176,34 @@ export class LedgerStore {
   }
 
   rawStates(chunk = 1000): AsyncGenerator<[string, Bytes][]> {
-    return chunks(this.#state.iterator(readOptions({})), chunk)
+    return batches(this.#state.iterator(readOptions({})), chunk)
   }
 
-  /** Raw log entries with seq >= `fromSeq`, in append order, in chunks. */
-  log(fromSeq = 1, chunk = 1000): AsyncGenerator<[string, Bytes][]> {
-    return chunks(this.#log.iterator(readOptions({ gte: seqKey(fromSeq) })), chunk)
+  /** The stored log values (each a LedgerChunk, or one LedgerEntry of
+   *  format 1; read them with forEachStoredEntry) from the one that holds
+   *  `fromSeq` on, in append order, in arrays of about `size`. */
+  async *logValues(fromSeq = 1, size = 100): AsyncGenerator<Bytes[]> {
+    const [holder] = await this.#log.keys({ lte: seqKey(fromSeq), reverse: true, limit: 1 }).all()
+    yield* batches(this.#log.values(readOptions({ gte: holder ?? seqKey(fromSeq) })), size)
   }
 
-  /** The same entries without their keys (replay needs only the values). */
-  logValues(fromSeq = 1, chunk = 1000): AsyncGenerator<Bytes[]> {
-    return chunks(this.#log.values(readOptions({ gte: seqKey(fromSeq) })), chunk)
+  /** The raw entries with seq >= `fromSeq`, in append order, in arrays of
+   *  at most `size` (views into the stored values). */
+  async *entries(fromSeq = 1, size = 1000): AsyncGenerator<Bytes[]> {
+    let out: Bytes[] = []
+    for await (const values of this.logValues(fromSeq)) {
+      for (const value of values) {
+        forEachStoredEntry(value, (start, end) => {
+          const entry = value.subarray(start, end)
+          if (out.length > 0 || entrySeq(entry) >= fromSeq) out.push(entry)
+        })
+      }
+      while (out.length >= size) {
+        yield out.slice(0, size)
+        out = out.slice(size)
+      }
+    }
+    if (out.length > 0) yield out
   }
 
   /** Idempotent. */
@@ -179,9 +221,34 @@ type RowIterator<T> = {
   close(): Promise<void>
 }
 
-/** Rows of `it` in chunks of `size` (nextv is the fastest way to iterate);
- *  the next chunk is read while the caller works on this one. */
-async function* chunks<T>(it: RowIterator<T>, size: number): AsyncGenerator<T[]> {
+/** Calls `each(start, end)` for the bytes of every entry in a stored log
+ *  value, in order: a LedgerChunk, or (format 1) one LedgerEntry. Throws
+ *  WireError when the value is neither. */
+export function forEachStoredEntry(value: Bytes, each: (start: number, end: number) => void): void {
+  if (value[0] === ENTRY_FIRST_BYTE) each(0, value.length)
+  else forEachChunkEntry(value, each)
+}
+
+/** An encoded LedgerEntry begins with its seq (field 1, varint). */
+const ENTRY_FIRST_BYTE = (1 << 3) | 0
+
+/** The sequence of an encoded entry, read from its leading field. */
+function entrySeq(entry: Bytes): number {
+  if (entry[0] !== ENTRY_FIRST_BYTE) return decodeEntry(entry).seq
+  let seq = 0
+  let scale = 1
+  for (let pos = 1; pos < entry.length && pos < 9; pos++) {
+    const b = entry[pos] as number
+    seq += (b & 0x7f) * scale
+    if (b < 0x80) return seq
+    scale *= 128
+  }
+  return decodeEntry(entry).seq
+}
+
+/** Rows of `it` in arrays of `size` (nextv is the fastest way to iterate);
+ *  the next array is read while the caller works on this one. */
+async function* batches<T>(it: RowIterator<T>, size: number): AsyncGenerator<T[]> {
   let next = it.nextv(size)
   try {
     while (true) {

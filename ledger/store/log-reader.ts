@@ -7,7 +7,7 @@ import { decodeEntry, encodeState } from '../../proto/wire.js'
 import { applyEvent, copyState, type MutableState } from '../rules/evolve.js'
 import { EMPTY_STATE, isEmptyState } from '../rules/lifecycle.js'
 import type { AddressState, BanReason, DomainEvent, LedgerEntry, Millis } from '../rules/types.js'
-import { splitStateKey, type LedgerStore } from './ledger-store.js'
+import { forEachStoredEntry, splitStateKey, type LedgerStore } from './ledger-store.js'
 import { ProjectionMap } from './projection-map.js'
 
 
@@ -29,13 +29,16 @@ export async function replay(
   const states = new ProjectionMap<MutableState>()
   let entries = 0
   let lastSeq = 0
-  for await (const values of store.logValues(1, 2000)) {
-    for (const bytes of values) {
-      const entry = decodeEntryEventsFast(bytes)
-      lastSeq = entry.seq
-      if (opts.until !== undefined && entry.at > opts.until) continue
-      applyEntry(states, entry.events)
-      entries++
+  const until = opts.until ?? Infinity
+  for await (const values of store.logValues()) {
+    for (const value of values) {
+      forEachStoredEntry(value, (start, end) => {
+        const entry = decodeEntryEventsFast(value, start, end)
+        lastSeq = entry.seq
+        if (entry.at > until) return
+        applyEntry(states, entry.events)
+        entries++
+      })
     }
     opts.onProgress?.(entries, lastSeq)
   }
@@ -112,13 +115,18 @@ export async function bansAsOf(store: LedgerStore, at: Millis): Promise<BanAsOf[
 /** Every entry that concerns `ip` (canonical), in ledger order. */
 export async function entriesFor(store: LedgerStore, ip: string): Promise<LedgerEntry[]> {
   const needle = Buffer.from(ip)
+  const has = (bytes: Uint8Array, start = 0, end = bytes.length): boolean =>
+    Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).indexOf(needle) !== -1
   const out: LedgerEntry[] = []
-  for await (const rows of store.log(1, 2000)) {
-    for (const [, bytes] of rows) {
-      // Cheap filter first: the address text must occur in the bytes.
-      if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(needle) === -1) continue
-      const entry = decodeEntry(bytes)
-      if (entry.events.some(e => e.ip === ip) || ('ip' in entry.cause && entry.cause.ip === ip)) out.push(entry)
+  for await (const values of store.logValues()) {
+    for (const value of values) {
+      // Cheap filters first: the address text must occur in the bytes.
+      if (!has(value)) continue
+      forEachStoredEntry(value, (start, end) => {
+        if (!has(value, start, end)) return
+        const entry = decodeEntry(value.subarray(start, end))
+        if (entry.events.some(e => e.ip === ip) || ('ip' in entry.cause && entry.cause.ip === ip)) out.push(entry)
+      })
     }
   }
   return out
@@ -131,6 +139,6 @@ export async function entriesFrom(store: LedgerStore, from: number, limit: numbe
 
 /** The same, each with its bytes as stored. */
 export async function committedFrom(store: LedgerStore, from: number, limit: number): Promise<{ entry: LedgerEntry; bytes: Uint8Array }[]> {
-  for await (const values of store.logValues(Math.max(from, 1), limit)) return values.map(bytes => ({ entry: decodeEntry(bytes), bytes }))
+  for await (const values of store.entries(Math.max(from, 1), limit)) return values.map(bytes => ({ entry: decodeEntry(bytes), bytes }))
   return []
 }

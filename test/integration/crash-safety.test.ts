@@ -56,8 +56,8 @@ t.test(`SIGKILL ${KILLS} times mid-append: no acknowledged event lost, none stor
       const missing = ids.filter((_, i) => seqs[i] === undefined)
       t.same(missing, [], `run ${run}: every acknowledged event is stored`)
       const causes = new Map<string, number>()
-      for await (const rows of store.log()) {
-        for (const [, bytes] of rows) {
+      for await (const entries of store.entries()) {
+        for (const bytes of entries) {
           const cause = decodeEntry(bytes).cause
           if (cause.type !== 'tick') causes.set(cause.id, (causes.get(cause.id) ?? 0) + 1)
         }

@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Ledger } from '../../ledger/ledger.js'
-import { LedgerLockedError, LedgerStore } from '../../ledger/store/ledger-store.js'
-import { bansAsOf, entriesFor, replay, verify } from '../../ledger/store/log-reader.js'
+import { Level } from 'level'
+import { LedgerFormatError, LedgerLockedError, LedgerStore, seqKey } from '../../ledger/store/ledger-store.js'
+import { bansAsOf, entriesFor, entriesFrom, replay, verify } from '../../ledger/store/log-reader.js'
+import { decodeEntry } from '../../proto/wire.js'
 import type { Decision, LedgerInput } from '../../ledger/rules/types.js'
 import { DAY, HOUR, MIN, T0, failure, rulesContext, success } from '../helpers/rules.js'
 
@@ -149,4 +151,67 @@ t.test('property: replay reproduces the stored projections exactly', async t => 
     }
   }), { numRuns: 60 })
   t.pass('60 random histories replayed equal')
+})
+
+t.test('given one batch of 2,500 entries, when read back from any sequence, then each entry comes once, in order, from its chunk', async t => {
+  const dir = await tempDir(t)
+  const ledger = await openLedger(t, dir)
+  // Distinct addresses, one failure each: 2,500 entries in one batch.
+  const inputs = Array.from({ length: 2500 }, (_, i) => failure(`2001:db8::${i.toString(16)}`, T0 + i))
+  await ledger.submit(inputs)
+  t.equal(ledger.seq, 2500)
+  const values: Uint8Array[] = []
+  for await (const vs of ledger.store.logValues()) values.push(...vs)
+  t.equal(values.length, 3, 'stored as 3 chunks of at most 1,000 entries')
+  const seqsFrom = async (from: number, size: number): Promise<number[][]> => {
+    const out: number[][] = []
+    for await (const es of ledger.store.entries(from, size)) out.push(es.map(e => decodeEntry(e).seq))
+    return out
+  }
+  t.same((await seqsFrom(1, 5000)).flat(), Array.from({ length: 2500 }, (_, i) => i + 1), 'every entry once, in order')
+  const mid = await seqsFrom(1500, 400)
+  t.same(mid.map(a => a.length), [400, 400, 201], 'arrays of at most the size asked for')
+  t.equal(mid[0]?.[0], 1500, 'starts in the middle of the chunk that holds it')
+  t.same((await entriesFrom(ledger.store, 999, 3)).map(e => e.seq), [999, 1000, 1001], 'across a chunk boundary')
+  t.same(await entriesFrom(ledger.store, 2501, 3), [], 'nothing past the end')
+  t.same((await verify(ledger.store)).mismatches, [])
+})
+
+t.test('given a format-1 ledger (one entry per value), when opened, then it is upgraded to format 2 and reads as before', async t => {
+  const dir = await tempDir(t)
+  // The same ledger twice: written by this version, then rewritten in format 1.
+  const source = join(dir, 'source')
+  const ledger = await Ledger.open({ dir: source, rules: rulesContext() })
+  await ledger.submit([failure(IP, T0), failure(IP, T0 + 1), failure(IP, T0 + 2), failure('198.51.100.9', T0 + 3)])
+  const entries: Uint8Array[] = []
+  for await (const es of ledger.store.entries()) entries.push(...es.map(e => Uint8Array.from(e)))
+  const rows: [string, Uint8Array][] = []
+  for await (const rs of ledger.store.rawStates()) rows.push(...rs)
+  await ledger.close()
+
+  const old = join(dir, 'format1')
+  const db = new Level<string, Uint8Array>(old, { valueEncoding: 'view' })
+  const opts = { valueEncoding: 'view' } as const
+  const latin1 = (s: string) => new TextEncoder().encode(s)
+  await db.batch([
+    ...entries.map((bytes, i) => ({ type: 'put' as const, sublevel: db.sublevel<string, Uint8Array>('log', opts), key: seqKey(i + 1), value: bytes })),
+    ...rows.map(([key, value]) => ({ type: 'put' as const, sublevel: db.sublevel<string, Uint8Array>('state', opts), key, value })),
+    { type: 'put' as const, sublevel: db.sublevel<string, Uint8Array>('meta', opts), key: 'seq', value: latin1(String(entries.length)) },
+    { type: 'put' as const, sublevel: db.sublevel<string, Uint8Array>('meta', opts), key: 'format', value: latin1('1') },
+  ])
+  await db.close()
+
+  const upgraded = await openLedger(t, old)
+  t.same((await verify(upgraded.store)).mismatches, [], 'replay of the format-1 log equals its projection')
+  t.same((await entriesFrom(upgraded.store, 2, 2)).map(e => e.seq), [2, 3])
+  t.same((await entriesFor(upgraded.store, IP)).map(e => e.seq), [1, 2, 3])
+  await upgraded.submit([failure('198.51.100.9', T0 + 4)])
+  t.same((await entriesFrom(upgraded.store, 4, 5)).map(e => e.seq), [4, 5], 'old values and new chunks read in one order')
+  t.same((await verify(upgraded.store)).mismatches, [])
+  await upgraded.close()
+  const meta = new Level<string, string>(old)
+  t.equal(await meta.sublevel<string, string>('meta', {}).get('format'), '2', 'marked format 2')
+  await meta.sublevel<string, string>('meta', {}).put('format', '3')
+  await meta.close()
+  await t.rejects(LedgerStore.open(old), LedgerFormatError, 'a format from a later version is refused')
 })

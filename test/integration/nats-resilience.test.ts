@@ -33,7 +33,7 @@ async function storedEvents(dataDir: string): Promise<{ entries: number; ids: nu
   try {
     let entries = 0
     const ids = new Set<string>()
-    for await (const values of store.logValues(1, 2000)) {
+    for await (const values of store.entries(1, 2000)) {
       for (const v of values) {
         const e = decodeEntry(v)
         if (e.cause.type !== 'log') continue
