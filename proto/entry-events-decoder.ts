@@ -46,6 +46,38 @@ function pick<T>(table: readonly (T | undefined)[], n: number, what: string): T 
   return v
 }
 
+/** A string field whose text repeats from event to event (a jail, a host
+ *  name): the last one decoded is reused while the bytes are the same, so
+ *  replay decodes and allocates one string per event (the address), not
+ *  three. */
+class RepeatedString {
+  #bytes = new Uint8Array(0)
+  #text = ''
+
+  read(r: protobuf.Reader): string {
+    const at = r.pos
+    const len = r.uint32()
+    const start = r.pos
+    const end = start + len
+    const buf = r.buf
+    const last = this.#bytes
+    let same = end <= r.len && last.length === len
+    for (let i = 0; same && i < len; i++) same = buf[start + i] === last[i]
+    if (same) {
+      r.pos = end
+      return this.#text
+    }
+    // Decoded as protobufjs does (and it reports an overrun).
+    r.pos = at
+    this.#text = r.string()
+    this.#bytes = buf.slice(start, end)
+    return this.#text
+  }
+}
+
+const jails = new RepeatedString()
+const hosts = new RepeatedString()
+
 /** One DomainEvent message (the oneof wrapper) ending at `end`. */
 function readEvent(r: protobuf.Reader, end: number): DomainEvent {
   let kind = 0
@@ -66,13 +98,13 @@ function readEvent(r: protobuf.Reader, end: number): DomainEvent {
     while (r.pos < inner) {
       const t = r.uint32()
       switch (t) {
-        case (1 << 3) | 2: jail = r.string(); break
+        case (1 << 3) | 2: jail = jails.read(r); break
         case (2 << 3) | 2: ip = r.string(); break
         case (3 << 3) | 0: at = int64(r, 'at'); break
         case (4 << 3) | 0: f4 = int64(r, 'field 4'); break
         case (4 << 3) | 2: f4s = r.string(); break
         case (5 << 3) | 0: f5 = r.uint32(); break
-        case (5 << 3) | 2: f5s = r.string(); break
+        case (5 << 3) | 2: f5s = hosts.read(r); break
         case (6 << 3) | 0: f6 = int64(r, 'field 6'); break
         case (7 << 3) | 0: f7 = r.uint32(); break
         default: r.skipType(t & 7)

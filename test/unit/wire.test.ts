@@ -87,3 +87,13 @@ t.test('the fast replay decoder agrees with the reflective one', async t => {
   patched[patched.length - 1] = 9
   t.throws(() => decodeEntryEventsFast(patched), { name: 'WireError', message: /LiftReason: unknown value 9/ })
 })
+
+t.test('given jails and hosts that change from event to event (the decoder reuses repeated text), when decoded fast, then each event keeps its own', async t => {
+  const names = ['ssh', 'web', 'ssh', 'sshd', 'ssh', 'wéb', '']
+  const mixed: DomainEvent[] = names.map((name, i) => ({ type: 'FailureRecorded', jail: name, ip: '192.0.2.1', at: T0, outcome: 'counted', host: names[names.length - 1 - i] as string, windowStart: 0 }))
+  const bytes = encodeEntry({ seq: 1, at: T0, cause: causes[5] as LedgerInput, events: mixed })
+  t.same(decodeEntryEventsFast(bytes), decodeEntryEvents(bytes))
+  // A chunk's entries decoded in place, one range at a time.
+  const twice = new Uint8Array([...bytes, ...bytes])
+  t.same(decodeEntryEventsFast(twice, bytes.length, twice.length), decodeEntryEvents(bytes), 'a range of a larger buffer')
+})
