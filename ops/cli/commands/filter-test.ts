@@ -34,13 +34,13 @@ function parseOptions(opts: readonly string[]): Record<string, string> {
 async function resolveFilter(spec: string, dir: string, options: Record<string, string>): Promise<Source> {
   if (spec.includes('<HOST>') || spec.includes('<ADDR>') || spec.includes('<F-ID>')) {
     const def: FilterDefinition = { failregex: [spec], ignoreregex: [], prefregex: null, datepattern: null, maxlines: 1, journalmatch: null, options: {} }
-    return { kind: 'fail2ban', filter: compileFilter(def), label: 'the regex given', def }
+    return { kind: 'fail2ban', filter: compileFilter(def, { addresses: false }), label: 'the regex given', def }
   }
   if (spec.includes('/') || spec.endsWith('.conf')) {
     const path = resolve(spec)
     if (!existsSync(path)) throw new UsageError(`filter-test: no filter file ${path}`)
     const def = await readFilter(dirname(path), basename(path).replace(/\.(conf|local)$/, ''), options)
-    return { kind: 'fail2ban', filter: compileFilter(def), label: path, def }
+    return { kind: 'fail2ban', filter: compileFilter(def, { addresses: false }), label: path, def }
   }
   const builtin = builtinFilter(spec)
   if (builtin !== undefined && !existsSync(resolve(dir, `${spec}.conf`))) return { kind: 'builtin', filter: builtin, label: `built-in ${spec}` }
@@ -48,7 +48,7 @@ async function resolveFilter(spec: string, dir: string, options: Record<string, 
     throw new UsageError(`filter-test: no filter "${spec}": not built in, and no ${resolve(dir, `${spec}.conf`)}`)
   }
   const def = await readFilter(dir, spec, options)
-  return { kind: 'fail2ban', filter: compileFilter(def), label: resolve(dir, `${spec}.conf`), def }
+  return { kind: 'fail2ban', filter: compileFilter(def, { addresses: false }), label: resolve(dir, `${spec}.conf`), def }
 }
 
 export const filterTestCommand: Command = {

@@ -21,6 +21,7 @@ import { DateDetector } from './date-detector.js'
 import { Fail2banError } from './errors.js'
 import { translatePythonRegex, type TranslatedRegex } from './python-regex.js'
 import { leadChars } from './lead-chars.js'
+import { groupEndsMatch } from './group-at-end.js'
 import { expandTags, FAILURE_ID_GROUPS } from './tags.js'
 import type { FilterDefinition } from './filter-reader.js'
 
@@ -73,6 +74,9 @@ export type CompileOptions = {
   /** fail2ban-regex/test mode: run every failregex on a line, not only up to the first match. */
   checkAllRegex?: boolean
   maxRiskyLength?: number
+  /** false: `ip` is always null, canonicalAddress is not computed (for a
+   *  caller that reads `host` only: filter-test). Default true. */
+  addresses?: boolean
 }
 
 /** An EngineResult under construction (keys added in EngineResult's order). */
@@ -135,6 +139,8 @@ class Rx {
   private readonly slot: readonly number[]
   /** alt_X groups, sorted by name: [slot of alt_X, slot of X]. */
   private readonly alt: readonly (readonly [number, number])[]
+  /** Whether the content group ends where every match ends (group-at-end.ts). */
+  readonly contentAtEnd: boolean
   /** Buffer lines the last match spans, and the others. */
   matched: readonly string[] = NO_LINES
   unmatched: readonly string[] = NO_LINES
@@ -143,6 +149,7 @@ class Rx {
     this.tr = translatePythonRegex(expanded, { multiline: opts.multiline })
     this.risky = this.tr.risks.length > 0
     this.lead = leadChars(expanded, { multiline: opts.multiline })
+    this.contentAtEnd = groupEndsMatch(expanded, 'content')
     this.variants = this.tr.variants
     const req = this.tr.required
     this.needs = req.map((lits) => lits.filter((l) => !req.every((other) => other.some((o) => o.includes(l)))))
@@ -239,27 +246,64 @@ class Rx {
   }
 }
 
-/** A small LRU with a time limit, as fail2ban keeps connection ids (100 entries, 5 minutes). */
-class MlfidCache {
-  private readonly map = new Map<string, { v: Groups; until: number }>()
+/** A connection's cache entry; `live` false once out of the map. */
+type CacheEntry = { readonly k: string; v: Groups; until: number; live: boolean }
+const CACHE_SIZE = 100
+const CACHE_TIME = 300_000
+
+/** fail2ban's Utils.Cache as the filter keeps connection ids: at most 100
+ *  entries, each for 5 minutes; when full, set() first drops entries from
+ *  the oldest on (insertion order) until it has dropped one that had not
+ *  expired. The order is kept in `queue`, not by iterating the Map (an
+ *  iterator and an entry pair per eviction, and a line with a new id
+ *  evicts one): entries that left the map stay in it, dead, until they
+ *  reach its head or it is compacted. */
+export class MlfidCache {
+  private readonly map = new Map<string, CacheEntry>()
+  private queue: CacheEntry[] = []
+  private head = 0
   get(k: string, now: number): Groups | undefined {
     const e = this.map.get(k)
     if (e === undefined) return undefined
     if (e.until > now) return e.v
-    this.map.delete(k)
+    this.remove(e)
     return undefined
   }
   set(k: string, v: Groups, now: number): void {
-    if (this.map.size >= 100) {
-      for (const [ck, cv] of this.map) {
-        this.map.delete(ck)
-        if (cv.until > now && this.map.size < 100) break
+    if (this.map.size >= CACHE_SIZE) {
+      const queue = this.queue
+      while (this.head < queue.length) {
+        const e = queue[this.head++] as CacheEntry
+        if (!e.live) continue
+        this.remove(e)
+        if (e.until > now && this.map.size < CACHE_SIZE) break
       }
     }
-    this.map.set(k, { v, until: now + 300_000 })
+    const old = this.map.get(k)
+    if (old !== undefined) {
+      // a key still present keeps its place (a dict's order)
+      old.v = v
+      old.until = now + CACHE_TIME
+      return
+    }
+    const e: CacheEntry = { k, v, until: now + CACHE_TIME, live: true }
+    this.map.set(k, e)
+    if (this.queue.length - this.head >= 2 * CACHE_SIZE) {
+      this.queue = this.queue.slice(this.head).filter((x) => x.live)
+      this.head = 0
+    } else if (this.head >= 4 * CACHE_SIZE) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    this.queue.push(e)
   }
   unset(k: string): void {
-    this.map.delete(k)
+    const e = this.map.get(k)
+    if (e !== undefined) this.remove(e)
+  }
+  private remove(e: CacheEntry): void {
+    this.map.delete(e.k)
+    e.live = false
   }
 }
 
@@ -323,12 +367,18 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     dateTemplates: detector?.used ?? new Map(), undated: 0, riskySkipped: 0,
   }
   const cache = new MlfidCache()
-  const addresses = new AddressCache()
+  const addresses = opts.addresses === false ? null : new AddressCache()
   /** The last `maxlines` lines (multi-line filters only). */
   let buffer: readonly string[] = NO_LINES
   let lastDate: number | null = null
-  /** The current line's results (reused: process() hands out one of them). */
+  /** The current line's results, results[0, resultCount) (reused: process()
+   *  hands out one of them; a count, as truncating the array by its length
+   *  took the slow path of V8's length setter). */
   const results: EngineResult[] = []
+  let resultCount = 0
+  const add = (r: EngineResult): void => {
+    results[resultCount++] = r
+  }
 
   /** fail2ban's failure id: <F-ID>, else the address or name. */
   const hostOf = (fail: Groups): string | undefined => str(fail[FID]) ?? str(fail[IP4]) ?? str(fail[IP6]) ?? str(fail[DNS])
@@ -429,7 +479,7 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       buf = join(org)
     } else buf = `${text}\n`
     if (ignores.length > 0 && ignores.length < fails.length - 2 && ignoreLine(buf, org, null) !== null) {
-      results.push({ time: date ?? now, host: '', ip: null, regexIndex: -1, ignored: true, attempts: 0 })
+      add({ time: date ?? now, host: '', ip: null, regexIndex: -1, ignored: true, attempts: 0 })
       return
     }
     let pm: RegExpExecArray | null = null
@@ -441,9 +491,12 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       const content = pref.hasAlt ? pref.groups(pm, slots.blank())[CONTENT] : prefContent > 0 ? pm[prefContent] : undefined
       if (truthy(content)) {
         const c = String(content)
-        // content + '\n': a slice of the buffer when it ends so (no copy)
+        // content + '\n': a slice of the buffer when it ends so (no copy);
+        // known without comparing when the content ends the match and the
+        // match ends before the buffer's last \n
         const end = buf.length - 1
-        single = buf.charCodeAt(end) === 10 && buf.endsWith(c, end) ? buf.slice(end - c.length) : `${c}\n`
+        const atEnd = pref.contentAtEnd && !pref.hasAlt && pm.index + (pm[0]?.length ?? 0) === end
+        single = buf.charCodeAt(end) === 10 && (atEnd || buf.endsWith(c, end)) ? buf.slice(end - c.length) : `${c}\n`
         buffer = multi ? [c] : NO_LINES
         buf = null
       }
@@ -458,7 +511,7 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       fail = rx.hasAlt && hasPre ? rx.assign(rx.groups(m, slots.blank()), fail) : rx.groups(m, fail)
       if (ignores.length > 0 && ignoreLine(buf, org, rx) !== null) {
         buf = null
-        results.push({ time: date ?? now, host: hostOf(fail) ?? '', ip: null, regexIndex: index, ignored: true, attempts: 0 })
+        add({ time: date ?? now, host: hostOf(fail) ?? '', ip: null, regexIndex: index, ignored: true, attempts: 0 })
         if (!checkAll) break
         continue
       }
@@ -482,12 +535,12 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       }
       if (host !== null) {
         const user = str(fail[USER])
-        const r: Building = { time: date ?? now, host, ip: addresses.get(host), regexIndex: index }
+        const r: Building = { time: date ?? now, host, ip: addresses === null ? null : addresses.get(host), regexIndex: index }
         if (user !== undefined) r.user = user
         if (truthy(fail[NOFAIL])) r.nofail = true
         if (date === null) r.undated = true
         r.attempts = count(fail[MATCHES])
-        results.push(r as EngineResult)
+        add(r as EngineResult)
       }
       if (early || !checkAll) break
     }
@@ -495,7 +548,7 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
 
   /** Runs `line` (results in `results`) and counts it. */
   const run = (line: string, now: number): void => {
-    results.length = 0
+    resultCount = 0
     stats.lines++
     let text = line
     let date: number | null = null
@@ -520,7 +573,8 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     findFailure(text, date, now)
     let failure: EngineResult | undefined
     let ignored = false
-    for (const r of results) {
+    for (let k = 0; k < resultCount; k++) {
+      const r = results[k] as EngineResult
       if (r.ignored === true) ignored = true
       else if (r.nofail !== true) failure ??= r
     }
@@ -535,12 +589,13 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   return {
     processAll(line, now) {
       run(line, now)
-      return results.slice()
+      return results.slice(0, resultCount)
     },
     process(line, now) {
       run(line, now)
       let first: EngineResult | null = null
-      for (const r of results) {
+      for (let k = 0; k < resultCount; k++) {
+        const r = results[k] as EngineResult
         if (r.ignored !== true && r.nofail !== true) return r
         first ??= r
       }

@@ -1,0 +1,112 @@
+// The engine's shortcuts that must not change a result: the connection
+// cache against fail2ban's Cache (a plain ordered Map, as the engine had
+// it), the content group found at the match's end (group-at-end.ts), and
+// filter-test's `addresses: false`. Our own fixtures.
+process.env['TZ'] = 'UTC' // before any Date use
+import t from 'tap'
+import fc from 'fast-check'
+import { compileFilter, MlfidCache } from '../../services/watcher/fail2ban/filter-engine.js'
+import type { FilterDefinition } from '../../services/watcher/fail2ban/filter-reader.js'
+import { groupEndsMatch } from '../../services/watcher/fail2ban/group-at-end.js'
+
+/** fail2ban's Utils.Cache (maxCount 100, maxTime 300 s) over an ordered Map. */
+class ReferenceCache {
+  private readonly map = new Map<string, { v: unknown[]; until: number }>()
+  get(k: string, now: number): unknown[] | undefined {
+    const e = this.map.get(k)
+    if (e === undefined) return undefined
+    if (e.until > now) return e.v
+    this.map.delete(k)
+    return undefined
+  }
+  set(k: string, v: unknown[], now: number): void {
+    if (this.map.size >= 100) {
+      for (const [ck, cv] of this.map) {
+        this.map.delete(ck)
+        if (cv.until > now && this.map.size < 100) break
+      }
+    }
+    this.map.set(k, { v, until: now + 300_000 })
+  }
+  unset(k: string): void {
+    this.map.delete(k)
+  }
+}
+
+t.test('given random gets, sets and unsets over a few hundred ids, when time moves on, then the cache answers as fail2ban\'s', async (t) => {
+  const op = fc.record({ kind: fc.constantFrom('get', 'set', 'set', 'unset'), id: fc.integer({ min: 0, max: 250 }), dt: fc.oneof(
+    { arbitrary: fc.integer({ min: 0, max: 500 }), weight: 400 }, // > 100 live ids: evictions
+    { arbitrary: fc.integer({ min: 0, max: 200_000 }), weight: 1 }, // expiries
+  ) })
+  let full = 0
+  fc.assert(fc.property(fc.array(op, { minLength: 1000, maxLength: 3000 }), (ops) => {
+    const ours = new MlfidCache()
+    const ref = new ReferenceCache()
+    let now = 0
+    for (const o of ops) {
+      now += o.dt
+      const k = `id${o.id}`
+      if (o.kind === 'get') {
+        if (ours.get(k, now) !== ref.get(k, now)) return false
+      } else if (o.kind === 'set') {
+        if ((ref as unknown as { map: Map<string, unknown> }).map.size >= 100) full++
+        const v = [o.id, now]
+        ours.set(k, v, now)
+        ref.set(k, v, now)
+      } else {
+        ours.unset(k)
+        ref.unset(k)
+      }
+    }
+    for (let id = 0; id <= 250; id++) if (ours.get(`id${id}`, now) !== ref.get(`id${id}`, now)) return false
+    return true
+  }), { numRuns: 200 })
+  t.ok(full > 1000, `the cache was full on ${full} sets`)
+})
+
+t.test('given a key set and unset over and over, then the cache stays small', async (t) => {
+  const c = new MlfidCache()
+  for (let i = 0; i < 100_000; i++) {
+    c.set('a', [i], i)
+    c.unset('a')
+  }
+  t.equal(c.get('a', 0), undefined)
+  const queue = (c as unknown as { queue: unknown[] }).queue
+  t.ok(queue.length <= 400, `queue of ${queue.length}`)
+})
+
+t.test('given prefregexes, then the content group ends the match only when nothing but end anchors follows it', async (t) => {
+  t.ok(groupEndsMatch(String.raw`^(?P<mlfid>\S+ )(?:error: )?(?P<content>.+)$`, 'content'))
+  t.ok(groupEndsMatch(String.raw`(?P<content>.+)\Z`, 'content'))
+  t.ok(groupEndsMatch(String.raw`^x(?P<content>.+)`, 'content'), 'nothing after it')
+  t.notOk(groupEndsMatch(String.raw`^(?P<content>.+) end$`, 'content'))
+  t.notOk(groupEndsMatch(String.raw`^(?P<content>.+)(?=\n)`, 'content'), 'a lookahead')
+  t.notOk(groupEndsMatch(String.raw`^(?:(?P<content>.+))$`, 'content'), 'inside another group')
+  t.notOk(groupEndsMatch(String.raw`^a(?P<content>.+)$|^b$`, 'content'), 'two branches')
+  t.notOk(groupEndsMatch(String.raw`^(?P<content>.)+$`, 'content'), 'repeated')
+  t.notOk(groupEndsMatch(String.raw`^(?P<other>.+)$`, 'content'), 'no such group')
+})
+
+const def = (over: Partial<FilterDefinition>): FilterDefinition => ({
+  failregex: [], ignoreregex: [], prefregex: null, datepattern: null, maxlines: 1, journalmatch: null, options: {}, ...over,
+})
+const D = 'Nov 20 10:00:00'
+const NOW = Date.UTC(2026, 10, 20, 12)
+
+t.test('given a prefregex whose content ends the match, when lines run, then the failregexes see the content as before', async (t) => {
+  const d = def({
+    prefregex: String.raw`^\s*<F-MLFID>\S+ myd\[\d+\]:</F-MLFID> (?:error: )?<F-CONTENT>.+</F-CONTENT>$`,
+    failregex: [String.raw`^bad login for <F-USER>\S+</F-USER> from <HOST>\s*$`, String.raw`^<F-USER>\S+</F-USER> from <HOST> refused$`],
+  })
+  const f = compileFilter(d)
+  t.match(f.process(`${D} box myd[7]: bad login for bob from 192.0.2.7`, NOW), { host: '192.0.2.7', user: 'bob', regexIndex: 0 })
+  t.match(f.process(`${D} box myd[8]: error: bad login for eve from 192.0.2.8   `, NOW), { host: '192.0.2.8', user: 'eve', regexIndex: 0 })
+  t.match(f.process(`${D} box myd[9]: al from 192.0.2.9 refused`, NOW), { host: '192.0.2.9', user: 'al', regexIndex: 1 })
+  t.equal(f.process(`${D} box myd[9]: nothing here`, NOW), null)
+})
+
+t.test('given addresses: false, then results carry the host and no ip', async (t) => {
+  const d = def({ failregex: [String.raw`^\s*denied <HOST>$`] })
+  t.match(compileFilter(d).process(`${D} denied 2001:DB8::1`, NOW), { host: '2001:DB8::1', ip: '2001:db8::1' })
+  t.match(compileFilter(d, { addresses: false }).process(`${D} denied 2001:DB8::1`, NOW), { host: '2001:DB8::1', ip: null })
+})
