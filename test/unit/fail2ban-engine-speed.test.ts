@@ -75,12 +75,15 @@ t.test('given a key set and unset over and over, then the cache stays small', as
   t.ok(queue.length <= 400, `queue of ${queue.length}`)
 })
 
-t.test('given prefregexes, then the content group ends the match only when nothing but end anchors follows it', async (t) => {
+t.test('given prefregexes and date templates, then a group ends the match only when nothing but zero-width nodes follows it', async (t) => {
   t.ok(groupEndsMatch(String.raw`^(?P<mlfid>\S+ )(?:error: )?(?P<content>.+)$`, 'content'))
   t.ok(groupEndsMatch(String.raw`(?P<content>.+)\Z`, 'content'))
   t.ok(groupEndsMatch(String.raw`^x(?P<content>.+)`, 'content'), 'nothing after it')
   t.notOk(groupEndsMatch(String.raw`^(?P<content>.+) end$`, 'content'))
-  t.notOk(groupEndsMatch(String.raw`^(?P<content>.+)(?=\n)`, 'content'), 'a lookahead')
+  t.ok(groupEndsMatch(String.raw`^(?P<content>.+)(?=\n)\b`, 'content'), 'a lookahead and \\b')
+  t.ok(groupEndsMatch(String.raw`^(?:\W{0,2})?((?P<b>\w+) (?P<d>\d+))(?=\b|\W|$)`, 1), 'a date template: group 1')
+  t.notOk(groupEndsMatch(String.raw`^((?P<b>\w+) (?P<d>\d+))(?=\b|\W|$)`, 2), 'group 2 is inside group 1')
+  t.notOk(groupEndsMatch(String.raw`^(\d+)(?:\.\d+)?`, 1), 'an optional part after it')
   t.notOk(groupEndsMatch(String.raw`^(?:(?P<content>.+))$`, 'content'), 'inside another group')
   t.notOk(groupEndsMatch(String.raw`^a(?P<content>.+)$|^b$`, 'content'), 'two branches')
   t.notOk(groupEndsMatch(String.raw`^(?P<content>.)+$`, 'content'), 'repeated')
@@ -109,4 +112,26 @@ t.test('given addresses: false, then results carry the host and no ip', async (t
   const d = def({ failregex: [String.raw`^\s*denied <HOST>$`] })
   t.match(compileFilter(d).process(`${D} denied 2001:DB8::1`, NOW), { host: '2001:DB8::1', ip: '2001:db8::1' })
   t.match(compileFilter(d, { addresses: false }).process(`${D} denied 2001:DB8::1`, NOW), { host: '2001:DB8::1', ip: null })
+})
+
+t.test('given lines with a date first, in the middle, none or an invalid one, when run terminated by \\n, then the results are those of process()', async (t) => {
+  const d = def({
+    prefregex: String.raw`^\s*<F-MLFID>\S+ myd\[\d+\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$`,
+    failregex: [String.raw`^<F-NOFAIL>connect</F-NOFAIL> from <HOST>\s*$`, String.raw`^bad login for <F-USER>\S*</F-USER>(?: from <HOST>)?\s*$`],
+  })
+  const lines = [
+    `${D} box myd[1]: connect from 192.0.2.1`,
+    `${D} box myd[1]: bad login for bob`,
+    `box myd[2]: bad login for al from 192.0.2.2 `,
+    `[x] ${D} box myd[3]: bad login for eve from 192.0.2.3`,
+    `Feb 30 10:00:00 box myd[4]: bad login for eve from 192.0.2.4`,
+    `${D} box myd[5]: bad login for  from 192.0.2.5\t`,
+    `${D} box myd[6]: nothing`,
+    '',
+  ]
+  const a = compileFilter(d)
+  const b = compileFilter(d)
+  for (const line of lines) t.same(b.processTerminated(`${line}\n`, NOW), a.process(line, NOW), JSON.stringify(line))
+  t.same(b.stats, a.stats)
+  t.throws(() => b.processTerminated('no newline', NOW), TypeError)
 })

@@ -113,17 +113,21 @@ function runTest(
   let ignored = 0
   let missed = 0
   const out = new LineWriter((chunk) => process.stdout.write(chunk))
-  const onLine = (raw: string): void => {
+  /** `raw`: a line, followed by its \n when `nl` (the engine then searches
+   *  slices of it: Fail2banFilter.processTerminated). */
+  const onLine = (raw: string, nl: boolean): void => {
     lineNo++
-    const text = raw.length > MAX_LINE ? raw.slice(0, MAX_LINE) : raw
+    const length = nl ? raw.length - 1 : raw.length
+    const whole = length <= MAX_LINE
+    const lineText = (): string => (!whole ? raw.slice(0, MAX_LINE) : nl ? raw.slice(0, length) : raw)
     let host: string | null = null
     let time = 0
     let user: string | undefined
     if (source.kind === 'fail2ban') {
-      const r = source.filter.process(text, now)
+      const r = nl && whole ? source.filter.processTerminated(raw, now) : source.filter.process(lineText(), now)
       if (r !== null && r.ignored === true) {
         ignored++
-        if (opts.printIgnored && !opts.json) out.line(`ignored: ${text}`)
+        if (opts.printIgnored && !opts.json) out.line(`ignored: ${lineText()}`)
         return
       }
       if (r !== null && r.nofail !== true) {
@@ -132,7 +136,7 @@ function runTest(
         user = r.user
       }
     } else {
-      const m = source.filter.match(text, now)
+      const m = source.filter.match(lineText(), now)
       if (m !== null) {
         host = m.ip
         time = m.at
@@ -141,7 +145,7 @@ function runTest(
     }
     if (host === null) {
       missed++
-      if (opts.printMissed && !opts.json) out.line(`missed: ${text}`)
+      if (opts.printMissed && !opts.json) out.line(`missed: ${lineText()}`)
     } else {
       matched++
       // JSON.stringify({ line, host, time, user? }), written out: no object per line
@@ -205,8 +209,9 @@ function* chunks(fd: number, cannotRead: (err: unknown) => Error): Generator<str
 
 /** Calls `onLine` for each line of `chunks`, split as readline splits them
  *  (and Python's universal newlines): at \n, \r\n or a lone \r; a last line
- *  without its newline counts. */
-function eachLine(chunks: Iterable<string>, onLine: (line: string) => void): void {
+ *  without its newline counts. A line ended by a lone \n comes with it
+ *  (`nl` true), the others without their ending. */
+function eachLine(chunks: Iterable<string>, onLine: (line: string, nl: boolean) => void): void {
   let rest = ''
   let skipLF = false
   for (const chunk of chunks) {
@@ -216,14 +221,14 @@ function eachLine(chunks: Iterable<string>, onLine: (line: string) => void): voi
     let start = 0
     if (!text.includes('\r')) {
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        onLine(text.slice(start, nl))
+        onLine(text.slice(start, nl + 1), true)
         start = nl + 1
       }
     } else {
       for (let i = 0; i < text.length; i++) {
         const c = text.charCodeAt(i)
         if (c !== 10 && c !== 13) continue
-        onLine(text.slice(start, i))
+        onLine(text.slice(start, i), false)
         if (c === 13) {
           if (i + 1 === text.length) skipLF = true
           else if (text.charCodeAt(i + 1) === 10) i++
@@ -233,5 +238,5 @@ function eachLine(chunks: Iterable<string>, onLine: (line: string) => void): voi
     }
     rest = text.slice(start)
   }
-  if (rest !== '') onLine(rest)
+  if (rest !== '') onLine(rest, false)
 }

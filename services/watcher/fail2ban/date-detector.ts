@@ -17,6 +17,7 @@
 
 import { dateFields, expandStrftime, fieldSlot, fieldsToTime, type DateFields } from './strftime.js'
 import { translatePythonRegex, type TranslatedRegex } from './python-regex.js'
+import { groupEndsMatch } from './group-at-end.js'
 
 export type DateMatch = Readonly<{
   /** 'date': `time` holds the date; 'empty': the template matched no text
@@ -81,7 +82,7 @@ function template(
     },
     compile: () => {
       const tr = translatePythonRegex(b.regex)
-      t.search = compile(tr, group)
+      t.search = compile(tr, group, groupEndsMatch(b.regex, group))
       t.date = date(tr.groupIndex)
       t.compile = () => undefined
     },
@@ -124,8 +125,11 @@ const LEPOCH_RE = String.raw`\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?`
  *  then its text's only occurrence in the searched text (a unique
  *  occurrence must be where the group matched). Only when the text occurs
  *  twice or more (or is empty) is the match repeated with indices: same
- *  RegExp source, same text and lastIndex, so the same match. */
-function compile(tr: TranslatedRegex, group: number): Template['search'] {
+ *  RegExp source, same text and lastIndex, so the same match. Before both:
+ *  when the date group ends every match (`atEnd`, group-at-end.ts: only
+ *  zero-width boundaries follow it, as bound() adds them), its span is the
+ *  match's end back by its length, without searching the line. */
+function compile(tr: TranslatedRegex, group: number, atEnd: boolean): Template['search'] {
   const fast = tr.variants.map((re) => new RegExp(re.source, `${re.flags}g`))
   let slow: RegExp[] | undefined // built on first need
   return (line, pos = 0, endpos = line.length) => {
@@ -139,6 +143,7 @@ function compile(tr: TranslatedRegex, group: number): Template['search'] {
       const end = start + m[0].length
       const date = m[group]
       if (date === undefined) return { start, end, dateStart: start, dateEnd: end, date, m }
+      if (atEnd) return { start, end, dateStart: end - date.length, dateEnd: end, date, m }
       if (date.length > 0) {
         const at = text.indexOf(date)
         if (at >= 0 && text.indexOf(date, at + 1) < 0) {
@@ -240,9 +245,23 @@ function patternTemplate(pattern: string, weight = 1): Template {
     const slots = [...groupIndex].map(([name, i]) => [fieldSlot(name), i] as const).filter(([slot]) => slot >= 0)
     const to = slots.map(([slot]) => slot)
     const from = slots.map(([, i]) => i)
+    // fieldsToTime is a function of the field texts and `now` alone: the
+    // last answer stands while they are the same (a log's lines come many
+    // to the second)
+    let lastNow = NaN
+    let lastTime: number | null = null
     return (f, now) => {
-      for (let k = 0; k < to.length; k++) fields[to[k] as number] = f.m[from[k] as number]
-      return fieldsToTime(fields, now)
+      let same = now === lastNow
+      for (let k = 0; k < to.length; k++) {
+        const slot = to[k] as number
+        const v = f.m[from[k] as number]
+        if (same && fields[slot] !== v) same = false
+        fields[slot] = v
+      }
+      if (same) return lastTime
+      lastNow = now
+      lastTime = fieldsToTime(fields, now)
+      return lastTime
     }
   })
 }

@@ -61,6 +61,12 @@ export type EngineStats = {
 export interface Fail2banFilter {
   /** The first failure of `line` (or a nofail/ignored result), or null. */
   process(line: string, now: number): EngineResult | null
+  /** process() of `lineNL` without its last character, which must be the
+   *  \n that ended the line in the log: the text + \n the regexes search
+   *  is then a slice of `lineNL` (no concatenation, which V8 copies into a
+   *  flat string on the first search) whenever the date starts the line or
+   *  there is none. Same results as process(). */
+  processTerminated(lineNL: string, now: number): EngineResult | null
   /** Every result of `line` (several only with checkAllRegex). */
   processAll(line: string, now: number): EngineResult[]
   readonly stats: Readonly<EngineStats>
@@ -470,14 +476,14 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
 
   /** fail2ban's findFailure on the buffer (multi-line filters) or on `text`,
    *  the line without its date (one-line filters); adds to `results`. */
-  const findFailure = (text: string, date: number | null, now: number): void => {
+  const findFailure = (text: string, textNL: string | null, date: number | null, now: number): void => {
     let org = ONE_LINE
     let buf: string | null
     if (multi) {
       buffer = [...buffer, text].slice(-def.maxlines)
       org = buffer
       buf = join(org)
-    } else buf = `${text}\n`
+    } else buf = textNL ?? `${text}\n`
     if (ignores.length > 0 && ignores.length < fails.length - 2 && ignoreLine(buf, org, null) !== null) {
       add({ time: date ?? now, host: '', ip: null, regexIndex: -1, ignored: true, attempts: 0 })
       return
@@ -546,17 +552,28 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     }
   }
 
-  /** Runs `line` (results in `results`) and counts it. */
-  const run = (line: string, now: number): void => {
+  /** Runs `line` (results in `results`) and counts it. `lineNL`: `line`
+   *  and a \n (processTerminated), or null. */
+  const run = (line: string, lineNL: string | null, now: number): void => {
     resultCount = 0
     stats.lines++
     let text = line
+    /** text + '\n' as a slice of lineNL, or null */
+    let textNL = lineNL
     let date: number | null = null
     if (detector === null) date = now
     else {
       const d = detector.detect(line, now)
       if (d !== null) {
-        if (d.kind !== 'empty') text = d.matchStart === 0 ? line.slice(d.matchEnd) : line.slice(0, d.matchStart) + line.slice(d.matchEnd)
+        if (d.kind !== 'empty') {
+          if (d.matchStart === 0) {
+            text = line.slice(d.matchEnd)
+            textNL = lineNL === null ? null : lineNL.slice(d.matchEnd)
+          } else {
+            text = line.slice(0, d.matchStart) + line.slice(d.matchEnd)
+            textNL = null
+          }
+        }
         if (d.kind === 'date') {
           date = d.time
           lastDate = d.time
@@ -566,11 +583,12 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
         stats.undated++
         if (lastDate !== null && lastDate > now - 60_000) {
           text = line
+          textNL = lineNL
           date = lastDate
         }
       }
     }
-    findFailure(text, date, now)
+    findFailure(text, textNL, date, now)
     let failure: EngineResult | undefined
     let ignored = false
     for (let k = 0; k < resultCount; k++) {
@@ -586,20 +604,29 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     else stats.missed++
   }
 
+  const firstResult = (): EngineResult | null => {
+    let first: EngineResult | null = null
+    for (let k = 0; k < resultCount; k++) {
+      const r = results[k] as EngineResult
+      if (r.ignored !== true && r.nofail !== true) return r
+      first ??= r
+    }
+    return first
+  }
+
   return {
     processAll(line, now) {
-      run(line, now)
+      run(line, null, now)
       return results.slice(0, resultCount)
     },
     process(line, now) {
-      run(line, now)
-      let first: EngineResult | null = null
-      for (let k = 0; k < resultCount; k++) {
-        const r = results[k] as EngineResult
-        if (r.ignored !== true && r.nofail !== true) return r
-        first ??= r
-      }
-      return first
+      run(line, null, now)
+      return firstResult()
+    },
+    processTerminated(lineNL, now) {
+      if (lineNL.charCodeAt(lineNL.length - 1) !== 10) throw new TypeError('processTerminated: the line does not end with \\n')
+      run(lineNL.slice(0, -1), lineNL, now)
+      return firstResult()
     },
     stats,
   }
