@@ -135,3 +135,26 @@ t.test('given lines with a date first, in the middle, none or an invalid one, wh
   t.same(b.stats, a.stats)
   t.throws(() => b.processTerminated('no newline', NOW), TypeError)
 })
+
+t.test('given failregexes with different first characters, when lines run, then the first regex that matches wins, as when each runs alone', async (t) => {
+  const failregex = [
+    String.raw`^Failed \S+ for <F-USER>\S+</F-USER> from <HOST>`,
+    String.raw`^\s*fail(?:ed)? <HOST>`,
+    String.raw`^(?:Failed|Invalid) user <F-USER>\S+</F-USER> <HOST>`,
+    String.raw`^[iI]nvalid user <F-USER>\S+</F-USER> from <HOST>`,
+    String.raw`<HOST> rejected$`,
+    String.raw`^Ä <HOST>`,
+  ]
+  const all = compileFilter(def({ failregex }))
+  const alone = failregex.map((r) => compileFilter(def({ failregex: [r] })))
+  const lines = [
+    'Failed password for bob from 192.0.2.1', 'Failed user al 192.0.2.2', 'failed 192.0.2.3', ' fail 192.0.2.4',
+    'Invalid user x from 192.0.2.5', 'invalid user y from 192.0.2.6', 'Invalid user z 192.0.2.7', '192.0.2.8 rejected',
+    'Ä 192.0.2.9', 'x 192.0.2.10 rejected', '', ' ', 'nothing',
+  ]
+  for (const line of lines) {
+    const first = alone.findIndex((f) => f.process(`${D} ${line}`, NOW) !== null)
+    const r = all.process(`${D} ${line}`, NOW)
+    t.equal(r?.regexIndex ?? -1, first, JSON.stringify(line))
+  }
+})
