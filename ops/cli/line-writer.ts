@@ -46,19 +46,45 @@ export class LineWriter {
     this.used = at
   }
 
-  /** Adds `s` as a JSON string: JSON.stringify(s), without making that
-   *  string when `s` is printable ASCII without a quote or backslash. */
-  json(s: string): void {
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i)
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
-        this.text(JSON.stringify(s))
+  /** Adds `bytes` (made once, e.g. Buffer.from(constant)) to the current line. */
+  bytes(bytes: Uint8Array): void {
+    if (this.used + bytes.length > SIZE) {
+      this.flush()
+      if (bytes.length > SIZE) {
+        this.write(Buffer.from(bytes))
         return
       }
     }
-    this.text('"')
-    this.text(s)
-    this.text('"')
+    const buf = this.buf
+    let at = this.used
+    for (let i = 0; i < bytes.length; i++) buf[at++] = bytes[i] as number
+    this.used = at
+  }
+
+  /** Adds `s` as a JSON string: JSON.stringify(s), without making that
+   *  string when `s` is printable ASCII without a quote or backslash (then
+   *  copied in the same pass that checks it). */
+  json(s: string): void {
+    const n = s.length
+    if (this.used + n + 2 > SIZE) this.flush()
+    if (n + 2 <= SIZE) {
+      const buf = this.buf
+      let at = this.used
+      buf[at++] = 0x22
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) break
+        buf[at++] = c
+      }
+      if (i === n) {
+        buf[at++] = 0x22
+        this.used = at
+        return
+      }
+      // not plain: what was copied is not counted, and is written over
+    }
+    this.text(JSON.stringify(s))
   }
 
   /** Adds the decimal digits of `n`, a non-negative safe integer. */

@@ -42,3 +42,20 @@ t.test('given text with non-ASCII after ASCII and strings written as JSON, then 
   w.flush()
   t.equal(Buffer.concat(chunks).toString('utf8'), texts.map((s) => `${s} ${JSON.stringify(s)}\n`).join(''))
 })
+
+t.test('given constant bytes and JSON strings across buffer boundaries, then the bytes are theirs and JSON.stringify', async (t) => {
+  const chunks: Buffer[] = []
+  const w = new LineWriter((c) => chunks.push(Buffer.from(c)))
+  const open = Buffer.from('{"s":')
+  const texts = ['plain', 'x'.repeat(65_534), 'y'.repeat(65_535), 'q"'.repeat(40_000), 'z'.repeat(70_000) + '\n', ...Array.from({ length: 20_000 }, (_, i) => (i % 7 === 0 ? `u"${i}` : `user${i}`))]
+  for (const s of texts) {
+    w.bytes(open)
+    w.json(s)
+    w.bytes(Buffer.from('}'))
+    w.end()
+  }
+  w.bytes(Buffer.alloc(70_000, 0x61))
+  w.end()
+  w.flush()
+  t.equal(Buffer.concat(chunks).toString('utf8'), texts.map((s) => `{"s":${JSON.stringify(s)}}\n`).join('') + 'a'.repeat(70_000) + '\n')
+})

@@ -14,6 +14,19 @@ import { localIso } from '../local-iso.js'
 import { UsageError } from '../usage-error.js'
 
 const MAX_LINE = 64 * 1024
+// the constant parts of a --json line, as bytes
+const JSON_LINE = Buffer.from('{"line":')
+const JSON_HOST = Buffer.from(',"host":')
+const JSON_TIME = Buffer.from(',"time":"')
+const JSON_USER = Buffer.from('","user":')
+const JSON_CLOSE = Buffer.from('}')
+const JSON_END = Buffer.from('"}')
+
+/** The line onLine() was given: without its \n, cut at MAX_LINE. */
+const lineText = (raw: string, nl: boolean): string => {
+  const length = nl ? raw.length - 1 : raw.length
+  return length > MAX_LINE ? raw.slice(0, MAX_LINE) : nl ? raw.slice(0, length) : raw
+}
 const DEFAULT_FILTER_DIR = '/etc/fail2ban/filter.d'
 
 type Source =
@@ -113,21 +126,22 @@ function runTest(
   let ignored = 0
   let missed = 0
   const out = new LineWriter((chunk) => process.stdout.write(chunk))
+  /** The last time written and its text (failures come many to the second). */
+  let isoAt = NaN
+  let iso = ''
   /** `raw`: a line, followed by its \n when `nl` (the engine then searches
    *  slices of it: Fail2banFilter.processTerminated). */
   const onLine = (raw: string, nl: boolean): void => {
     lineNo++
-    const length = nl ? raw.length - 1 : raw.length
-    const whole = length <= MAX_LINE
-    const lineText = (): string => (!whole ? raw.slice(0, MAX_LINE) : nl ? raw.slice(0, length) : raw)
+    const whole = (nl ? raw.length - 1 : raw.length) <= MAX_LINE
     let host: string | null = null
     let time = 0
     let user: string | undefined
     if (source.kind === 'fail2ban') {
-      const r = nl && whole ? source.filter.processTerminated(raw, now) : source.filter.process(lineText(), now)
+      const r = nl && whole ? source.filter.processTerminated(raw, now) : source.filter.process(lineText(raw, nl), now)
       if (r !== null && r.ignored === true) {
         ignored++
-        if (opts.printIgnored && !opts.json) out.line(`ignored: ${lineText()}`)
+        if (opts.printIgnored && !opts.json) out.line(`ignored: ${lineText(raw, nl)}`)
         return
       }
       if (r !== null && r.nofail !== true) {
@@ -136,7 +150,7 @@ function runTest(
         user = r.user
       }
     } else {
-      const m = source.filter.match(lineText(), now)
+      const m = source.filter.match(lineText(raw, nl), now)
       if (m !== null) {
         host = m.ip
         time = m.at
@@ -145,22 +159,26 @@ function runTest(
     }
     if (host === null) {
       missed++
-      if (opts.printMissed && !opts.json) out.line(`missed: ${lineText()}`)
+      if (opts.printMissed && !opts.json) out.line(`missed: ${lineText(raw, nl)}`)
     } else {
       matched++
       // JSON.stringify({ line, host, time, user? }), written out: no object per line
       if (opts.json) {
-        out.text('{"line":')
+        if (time !== isoAt) {
+          iso = localIso(time)
+          isoAt = time
+        }
+        out.bytes(JSON_LINE)
         out.int(lineNo)
-        out.text(',"host":')
+        out.bytes(JSON_HOST)
         out.json(host)
-        out.text(',"time":"')
-        out.text(localIso(time))
+        out.bytes(JSON_TIME)
+        out.text(iso)
         if (user !== undefined) {
-          out.text('","user":')
+          out.bytes(JSON_USER)
           out.json(user)
-          out.text('}')
-        } else out.text('"}')
+          out.bytes(JSON_CLOSE)
+        } else out.bytes(JSON_END)
         out.end()
       }
     }
