@@ -7,7 +7,8 @@
 //      file of sshd failures (one per address, 2001:db8::/32, so no ban forms),
 //      into 1 ledger that acknowledges after its synced LevelDB write.
 //      Events stored by the ledger per second, first to last, read from the
-//      ledger stream's last sequence (= the ledger's sequence)  >= 50,000/s
+//      ledger stream's last entry (the last of its last message, a chunk of
+//      entries: read when the stream's last sequence moved)   >= 50,000/s
 //      For context (no target): the ledger alone draining the same events
 //      from the stream once the watchers published them all (the ledger
 //      side's rate when the watchers run on other hosts), events stored in
@@ -54,6 +55,7 @@ import type { LedgerEntry } from '../../ledger/rules/types.js'
 import { LedgerStore } from '../../ledger/store/ledger-store.js'
 import { entriesFrom } from '../../ledger/store/log-reader.js'
 import { decodeDecision } from '../../proto/wire.js'
+import { messageSeqs } from '../../services/bus/nats/ledger-messages.js'
 import { NATS_SERVER, startNats, type NatsServer } from '../helpers/nats-server.js'
 
 const argv = process.argv.slice(2)
@@ -321,13 +323,24 @@ async function probe(jsm: JetStreamManager, events: EventCounter, done: (s: Samp
   const samples: Sample[] = []
   let lastMove = performance.now()
   let last = -1
+  // The ledger stream's messages each hold consecutive entries: the ledger
+  // sequence is the last entry of its last message, read when it changed.
+  let ledger = { streamSeq: 0, ledgerSeq: 0 }
+  const ledgerSeq = async (): Promise<number> => {
+    const { state } = await jsm.streams.info(STREAMS.ledger)
+    if (state.messages > 0 && state.last_seq !== ledger.streamSeq) {
+      const m = await jsm.streams.getMessage(STREAMS.ledger, { seq: state.last_seq })
+      ledger = { streamSeq: state.last_seq, ledgerSeq: messageSeqs(m.data).last }
+    }
+    return ledger.ledgerSeq
+  }
   while (true) {
     const t0 = performance.now()
     const [l, c] = await Promise.all([
-      jsm.streams.info(STREAMS.ledger), jsm.consumers.info(STREAMS.events, 'ledger').catch(() => null),
+      ledgerSeq(), jsm.consumers.info(STREAMS.events, 'ledger').catch(() => null),
     ])
     const t = (t0 + performance.now()) / 2
-    const s = { t, ledger: l.state.last_seq, acked: events.upTo(c?.ack_floor.stream_seq ?? 0), published: events.total }
+    const s = { t, ledger: l, acked: events.upTo(c?.ack_floor.stream_seq ?? 0), published: events.total }
     samples.push(s)
     if (done(s)) return samples
     if (moving(s) !== last) { last = moving(s); lastMove = t }

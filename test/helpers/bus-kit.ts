@@ -2,15 +2,16 @@
 // for the test (test/helpers/nats-server.ts). Everything is closed in `t`'s
 // teardown. Also a LedgerFeed in memory, for adapters tested without a
 // ledger, and log capture.
-import { connect } from 'nats'
+import { connect, type JetStreamManager } from 'nats'
 import pino, { type Logger } from 'pino'
 import { decisionsOf } from '../../ledger/rules/decisions.js'
-import { encodeEntry } from '../../proto/wire.js'
+import { decodeEntry, encodeEntry } from '../../proto/wire.js'
 import type { CommitListener } from '../../ledger/ledger.js'
 import type { LedgerEntry, LogEvent } from '../../ledger/rules/types.js'
 import { DEFAULT_STREAM_MAX_AGE, type NatsBusConfig } from '../../services/bus/bus-config.js'
 import type { Bus, Committed, LedgerFeed } from '../../services/bus/bus.js'
 import { EmbeddedBus } from '../../services/bus/embedded-bus.js'
+import { ledgerStreamEnd, messageEntries } from '../../services/bus/nats/ledger-messages.js'
 import { NatsBus } from '../../services/bus/nats/nats-bus.js'
 import { startNats, type NatsServer } from './nats-server.js'
 
@@ -100,4 +101,22 @@ export function logEvent(host: string, ip: string, at: number, over: Partial<Log
     type: 'log', kind: 'failure', id: `${host}:test:${++counter}`, jail: 'ssh', ip, at, host,
     source: '/var/log/auth.log', receivedAt: at, ...over,
   }
+}
+
+/** The last ledger sequence the ledger stream holds (its messages hold
+ *  chunks of entries; 0: none). Needs MSG.GET on the stream (the ledger's
+ *  user, or no permissions). */
+export async function publishedSeq(jsm: JetStreamManager, stream = 'BANLEDGER_LEDGER', subject = 'banledger.ledger'): Promise<number> {
+  return (await ledgerStreamEnd(jsm, stream, subject)).ledgerSeq
+}
+
+/** Every entry the ledger stream holds, decoded, in stream order. */
+export async function streamEntries(jsm: JetStreamManager, stream = 'BANLEDGER_LEDGER'): Promise<LedgerEntry[]> {
+  const { state } = await jsm.streams.info(stream)
+  const out: LedgerEntry[] = []
+  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq })
+    for (const bytes of messageEntries(m.data)) out.push(decodeEntry(bytes))
+  }
+  return out
 }

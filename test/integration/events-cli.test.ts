@@ -17,7 +17,9 @@ import { loadConfig } from '../../ops/config/load-config.js'
 import { NatsBus } from '../../services/bus/nats/nats-bus.js'
 import { ledgerFeed } from '../../services/run/ledger-feed.js'
 import { rulesFromConfig } from '../../services/run/rules-from-config.js'
-import { natsBus, natsConfig } from '../helpers/bus-kit.js'
+import { encodeChunk } from '../../proto/ledger-chunk.js'
+import { encodeEntry } from '../../proto/wire.js'
+import { natsBus, natsConfig, publishedSeq } from '../helpers/bus-kit.js'
 import { BIN, bansJson, cli, startService, tempDir, writeConfig } from '../helpers/cli.js'
 import { connectAs, requireNatsServer, startNats, startSecuredNats } from '../helpers/nats-server.js'
 import { DAY, failure, HOUR, MIN, success } from '../helpers/rules.js'
@@ -210,7 +212,7 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
   const nc = await connect({ servers: server.url })
   t.teardown(() => nc.close())
   const jsm: JetStreamManager = await nc.jetstreamManager()
-  const published = async () => (await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq === ledger.seq
+  const published = async () => await publishedSeq(jsm) === ledger.seq
   await waitFor(published, { what: 'every entry in BANLEDGER_LEDGER', timeout: 20_000 })
   await waitFor(() => rows(early.out()).at(-1)?.seq === ledger.seq, { what: 'the history through the early --follow', timeout: 10_000 })
   t.equal(rows(early.out())[0]?.seq, 1, 'the early --follow printed the stream from its start')
@@ -277,6 +279,39 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
     t.equal(text.stdout.split('\n')[0]?.split(/ +/)[0], '3.0', 'text lines start with SEQ.INDEX')
   })
 
+  t.test('a stream in chunks of every size after messages of one entry (as written before chunks): events and replay --from-bus read it alike', async t => {
+    const mixed = await writeConfig(await tempDir(t), `${SECOND_JAIL}bus: { nats: { servers: [${server.url}], subject_prefix: mixed, stream_prefix: MIXED } }\n`)
+    await jsm.streams.add({ name: 'MIXED_LEDGER', subjects: ['mixed.ledger'] })
+    const js = nc.jetstream()
+    let messages = 0
+    const put = async (data: Uint8Array): Promise<void> => {
+      await js.publish('mixed.ledger', data, { expect: { lastSequence: messages } })
+      messages++
+    }
+    const OLD = 50
+    for (const e of entries.slice(0, OLD)) await put(encodeEntry(e))
+    const sizes = [1, 7, 37, 2, 100]
+    for (let i = OLD, k = 0; i < entries.length; k++) {
+      const n = sizes[k % sizes.length] as number
+      await put(encodeChunk(entries.slice(i, i + n).map(encodeEntry)))
+      i += n
+    }
+    t.ok(messages > OLD + 5, `${messages} messages`)
+    const last = entries.length
+    const since = [1, 2, OLD - 1, OLD, OLD + 1, OLD + 2, OLD + 8, OLD + 9, OLD + 46, last - 1, last, last + 3].map(String)
+    for (const i of [0, 10, OLD, OLD + 3, 200, last - 1]) since.push(new Date(entries[Math.min(i, last - 1)]?.at ?? 0).toISOString())
+    for (const args of [[], ...since.map(s => ['--since', s]), ['--type', 'decisions']]) {
+      const viaNats = await cli(['events', '--json', ...args, '--config', mixed.config])
+      const local = await cli(['events', '--json', ...args, '--config', a.config])
+      t.equal(viaNats.code, 0, viaNats.stderr)
+      t.same(rows(viaNats.stdout), rows(local.stdout), `the same with ${args.join(' ') || 'no option'}`)
+    }
+    const r = await cli(['replay', '--from-bus', '--config', mixed.config], { timeout: 60_000 })
+    t.equal(r.code, 0, r.stderr)
+    t.match(r.stdout, new RegExp(`seeded \\S+ from MIXED_LEDGER: ${last} entries`))
+    t.same(await bansJson(mixed.config), await bansJson(a.config), 'the same bans in force')
+  })
+
   t.test('replay --from-bus seeds a ledger equal to the original', async t => {
     const r = await cli(['replay', '--from-bus', '--config', n.config], { timeout: 60_000 })
     t.equal(r.code, 0, r.stderr)
@@ -334,7 +369,8 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
     t.equal(embedded.code, 2)
     t.match(embedded.stderr, /has no bus: \{ nats: \.\.\. \}/)
 
-    await jsm.streams.purge('BANLEDGER_LEDGER', { keep: 10 })
+    // The last message only (the last three entries; the history before them went in other messages).
+    await jsm.streams.purge('BANLEDGER_LEDGER', { keep: 1 })
     const g = await writeConfig(await tempDir(t), SECOND_JAIL + bus)
     const lost = await cli(['replay', '--from-bus', '--config', g.config])
     t.equal(lost.code, 1)
@@ -356,7 +392,7 @@ t.test('as the operator user of ops/nats/users.conf (TLS, passwords, its inbox)'
   await ledger.submit(history(now).slice(0, 120))
   const nc = await connectAs(t, nats, 'ledger')
   const jsm = await nc.jetstreamManager()
-  await waitFor(async () => (await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq === ledger.seq, { what: 'the entries in the stream', timeout: 20_000 })
+  await waitFor(async () => await publishedSeq(jsm) === ledger.seq, { what: 'the entries in the stream', timeout: 20_000 })
 
   // The CLI's secret comes from its environment (inherited from this process).
   process.env.BANLEDGER_TEST_OPERATOR_PW = nats.users.operator.pass

@@ -20,7 +20,7 @@ import type { NatsConnection, Status } from 'nats'
 import type { BusInput, Decision } from '../../ledger/rules/types.js'
 import type { BanSnapshot, SnapshotBan } from '../../services/bus/bus.js'
 import { NatsBus } from '../../services/bus/nats/nats-bus.js'
-import { captureLogs, logEvent, MemoryFeed, natsConfig } from '../helpers/bus-kit.js'
+import { captureLogs, logEvent, MemoryFeed, natsConfig, publishedSeq } from '../helpers/bus-kit.js'
 import { connectAs, requireNatsServer, startSecuredNats } from '../helpers/nats-server.js'
 import type { NatsUser } from '../helpers/nats-server.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -410,7 +410,7 @@ if (await requireNatsServer(t)) {
 
     const check = await connectAs(t, server, 'ledger')
     const cjsm = await check.jetstreamManager()
-    await waitFor(async () => (await cjsm.streams.info('BANLEDGER_LEDGER')).state.last_seq === feed.seq, { what: 'the entries in BANLEDGER_LEDGER' })
+    await waitFor(async () => await publishedSeq(cjsm) === feed.seq, { what: 'the entries in BANLEDGER_LEDGER' })
 
     for (const [who, bus] of [['firewall-web1', firewall.bus], ['operator', operator.bus]] as const) {
       const s = await bus.snapshot()
@@ -433,7 +433,7 @@ if (await requireNatsServer(t)) {
     await watcher.bus.publishInputs([later])
     await waitFor(() => toFirewall.some((d) => d.ip === '192.0.2.13') && toNotifier.some((d) => d.ip === '192.0.2.13'),
       { what: 'the next decision', timeout: 10_000 })
-    await waitFor(async () => (await cjsm.streams.info('BANLEDGER_LEDGER')).state.last_seq === feed.seq, { what: 'the next entry in BANLEDGER_LEDGER' })
+    await waitFor(async () => await publishedSeq(cjsm) === feed.seq, { what: 'the next entry in BANLEDGER_LEDGER' })
     t.equal(feed.seq, 4, 'four entries: the garbage event was dropped by the ledger, not appended')
     t.same(diverged, [], 'the ledger never found its stream diverged')
   })

@@ -9,6 +9,7 @@ import { connect } from 'nats'
 import t, { type Test } from 'tap'
 import { LedgerStore } from '../../ledger/store/ledger-store.js'
 import { decodeEntry } from '../../proto/wire.js'
+import { publishedSeq } from '../helpers/bus-kit.js'
 import { cli, sshdLine, startService, tempDir, type ServiceProcess } from '../helpers/cli.js'
 import { enforced, hostConfig, lifted } from '../helpers/fleet.js'
 import { requireNatsServer, startNats, type NatsServer } from '../helpers/nats-server.js'
@@ -130,12 +131,12 @@ t.test('a firewall worker offline for a while comes back to exactly the bans in 
   t.match(firewall.output(), /firewall start: repaired 2 missing, 0 stale, 0 mistimed; 2 bans in force/)
 })
 
-/** The ledger's sequence as published: the ledger stream's sequence is the ledger's. */
+/** The ledger's sequence as published: the last entry of the ledger stream's last message. */
 async function seqOf(server: Pick<NatsServer, 'url'>): Promise<number> {
   const nc = await connect({ servers: server.url, timeout: 2000 })
   try {
     const jsm = await nc.jetstreamManager()
-    return (await jsm.streams.info('BANLEDGER_LEDGER')).state.last_seq
+    return await publishedSeq(jsm)
   } catch {
     return 0
   } finally {

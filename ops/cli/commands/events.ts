@@ -3,8 +3,9 @@
 // The ledger's domain events and the decisions they make, one line each, in
 // ledger order. On the embedded bus it reads the local ledger (through the
 // running service when that holds it); on NATS, the ledger stream
-// <PREFIX>_LEDGER, whose stream sequence is the ledger sequence. The NATS
-// reading (openLedgerStream) also serves `banledger replay --from-bus`.
+// <PREFIX>_LEDGER, whose messages each hold consecutive entries (a
+// LedgerChunk; one LedgerEntry in a stream written before chunks). The
+// NATS reading (openLedgerStream) also serves `banledger replay --from-bus`.
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,8 +13,9 @@ import { connect, type NatsConnection } from 'nats'
 import { decisionsOf } from '../../../ledger/rules/decisions.js'
 import type { Decision, DomainEvent, LedgerEntry } from '../../../ledger/rules/types.js'
 import { LedgerLockedError } from '../../../ledger/store/ledger-store.js'
-import { decodeEntry } from '../../../proto/wire.js'
+import { decodeEntry, decodeEntryEvents } from '../../../proto/wire.js'
 import type { NatsBusConfig } from '../../../services/bus/bus-config.js'
+import { entrySeq, forEachMessageEntry } from '../../../services/bus/nats/ledger-messages.js'
 import { connectionOptions } from '../../../services/bus/nats/nats-connect.js'
 import { natsNames } from '../../../services/bus/nats/nats-names.js'
 import { CodedError } from '../../../services/coded-error.js'
@@ -353,14 +355,71 @@ async function fromStream(config: Config, nats: NatsBusConfig, io: CliIO, read: 
       await sleep(POLL, undefined, { signal: read.signal }).catch(() => {})
     }
     if (read.signal.aborted) return
-    const { first, last } = await stream.info()
-    const at = async (seq: number): Promise<number> => (await stream.probe(seq))?.entry.at ?? Infinity
-    const start = waited && read.since === null ? Math.max(first, 1) : await startSeq(read, Math.max(first, 1), last, at)
-    for await (const { seq, data } of stream.read(start, read.follow ? null : last, read.signal)) {
-      read.emit(stream.decode(seq, data))
+    const state = await stream.info()
+    const start = waited && read.since === null ? { message: Math.max(state.first, 1), skip: null } : await streamStart(stream, read, state)
+    let prev = 0
+    let first = true
+    for await (const { seq, data } of stream.read(start.message, read.follow ? null : state.last, read.signal)) {
+      for (const e of stream.entries(seq, data)) {
+        if (e.seq <= prev) throw new LedgerStreamError(`message ${seq} of ${stream.name} holds ledger entry ${e.seq} after entry ${prev}: out of order`)
+        prev = e.seq
+        if (start.skip !== null && start.skip(e, first)) continue
+        read.emit(stream.decode(seq, e))
+      }
+      first = false
     }
   } finally {
     await stream.close()
+  }
+}
+
+/** Where reading the stream starts: the stream sequence of the first message
+ *  to read, and which of its entries (and later ones) to leave out. */
+type StreamStart = Readonly<{ message: number; skip: ((e: StreamEntry, firstMessage: boolean) => boolean) | null }>
+
+/** The first message to read for `read.since`, by binary search over the
+ *  stream's messages (each probe reads one). */
+async function streamStart(stream: LedgerStream, read: Read, { first, last }: StreamState): Promise<StreamStart> {
+  const { since } = read
+  first = Math.max(first, 1)
+  if (since === null) return { message: read.follow ? last + 1 : first, skip: null }
+  if ('seq' in since) {
+    // The last message whose first entry is at or before since.seq. A
+    // message holds one entry or more, so message k's first entry is >= k:
+    // the one holding since.seq is at or before stream sequence since.seq.
+    const wanted = since.seq
+    let lo = first
+    let hi = Math.min(last, wanted)
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2)
+      const m = await stream.probe(mid)
+      const firstSeq = m === null ? Infinity : stream.entries(m.seq, m.data)[0]?.seq ?? Infinity
+      if (firstSeq <= wanted) lo = mid
+      else hi = mid - 1
+    }
+    return { message: lo, skip: e => e.seq < wanted }
+  }
+  // The first message whose last entry is at or after the time; in it, the
+  // first such entry. Entry times follow ledger order (but for late lines).
+  const at = since.at
+  const timeOf = (e: StreamEntry): number => decodeEntryEvents(e.bytes).at
+  let lo = first
+  let hi = last + 1
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2)
+    const m = await stream.probe(mid)
+    const lastEntry = m === null ? undefined : stream.entries(m.seq, m.data).at(-1)
+    if (lastEntry === undefined || timeOf(lastEntry) >= at) hi = mid
+    else lo = mid + 1
+  }
+  if (lo > last) return { message: lo, skip: null } // every entry is before the time: all that comes next
+  let started = false
+  return {
+    message: lo,
+    skip: (e, firstMessage) => {
+      if (started || !firstMessage || timeOf(e) >= at) started = true
+      return !started
+    },
   }
 }
 
@@ -368,20 +427,27 @@ async function fromStream(config: Config, nats: NatsBusConfig, io: CliIO, read: 
 
 export type StreamState = Readonly<{ first: number; last: number; messages: number }>
 
+/** One entry of a stream message: its ledger sequence and encoded bytes. */
+export type StreamEntry = Readonly<{ seq: number; bytes: Uint8Array }>
+
 export type LedgerStream = Readonly<{
   /** <PREFIX>_LEDGER. */
   name: string
   /** False while no ledger has published (the stream is missing). */
   exists(): Promise<boolean>
-  /** The stream's first and last sequence and message count, now. */
+  /** The stream's first and last sequence and message count, now (stream
+   *  sequences: a message holds one entry or more). */
   info(): Promise<StreamState>
-  /** The entry at `seq` (or the next one held); null when there is none. */
-  probe(seq: number): Promise<Readonly<{ seq: number; entry: LedgerEntry }> | null>
-  /** The stored messages from `from` on, in order: up to `until`, or (null)
-   *  on as they come, until `signal` aborts. An ordered consumer. */
+  /** The message at stream sequence `seq` (or the next one held); null when there is none. */
+  probe(seq: number): Promise<Readonly<{ seq: number; data: Uint8Array }> | null>
+  /** The stored messages from stream sequence `from` on, in order: up to
+   *  `until`, or (null) on as they come, until `signal` aborts. An ordered consumer. */
   read(from: number, until: number | null, signal?: AbortSignal): AsyncGenerator<Readonly<{ seq: number; data: Uint8Array }>>
-  /** The entry message `seq` holds; LedgerStreamError when it is not that entry. */
-  decode(seq: number, data: Uint8Array): LedgerEntry
+  /** The entries message `seq` holds (a LedgerChunk, or one LedgerEntry
+   *  from before chunks); LedgerStreamError when it holds none. */
+  entries(seq: number, data: Uint8Array): StreamEntry[]
+  /** The entry `e` of message `seq`, decoded; LedgerStreamError when it is not that entry. */
+  decode(seq: number, e: StreamEntry): LedgerEntry
   close(): Promise<void>
 }>
 
@@ -414,14 +480,24 @@ export async function openLedgerStream(
     missing(err)
       ? `there is no stream ${name} on NATS: no ledger has published on this bus (bus.nats.stream_prefix: ${nats.streamPrefix})`
       : `${what} ${name}: ${(err as Error).message}`, { cause: err })
-  const decode = (seq: number, data: Uint8Array): LedgerEntry => {
+  const entries = (seq: number, data: Uint8Array): StreamEntry[] => {
+    const out: StreamEntry[] = []
+    try {
+      forEachMessageEntry(data, (start, end) => out.push({ seq: entrySeq(data, start, end), bytes: data.subarray(start, end) }))
+    } catch (err) {
+      throw new LedgerStreamError(`message ${seq} of ${name} holds no ledger entries: ${(err as Error).message}`, { cause: err })
+    }
+    if (out.length === 0) throw new LedgerStreamError(`message ${seq} of ${name} is empty: it holds no ledger entries`)
+    return out
+  }
+  const decode = (seq: number, e: StreamEntry): LedgerEntry => {
     let entry: LedgerEntry
     try {
-      entry = decodeEntry(data)
+      entry = decodeEntry(e.bytes)
     } catch (err) {
-      throw new LedgerStreamError(`message ${seq} of ${name} is not a LedgerEntry: ${(err as Error).message}`, { cause: err })
+      throw new LedgerStreamError(`message ${seq} of ${name} holds an entry that is not a LedgerEntry: ${(err as Error).message}`, { cause: err })
     }
-    if (entry.seq !== seq) throw new LedgerStreamError(`message ${seq} of ${name} holds ledger entry ${entry.seq}: the stream sequence must be the ledger sequence`)
+    if (entry.seq !== e.seq) throw new LedgerStreamError(`message ${seq} of ${name}: entry ${e.seq} decodes as entry ${entry.seq}`)
     return entry
   }
 
@@ -452,9 +528,8 @@ export async function openLedgerStream(
       try {
         consumer = await js.consumers.get(name, { opt_start_seq: seq })
         const m = await consumer.next({ expires: PROBE_WAIT })
-        return m === null ? null : { seq: m.seq, entry: decode(m.seq, m.data) }
+        return m === null ? null : { seq: m.seq, data: m.data }
       } catch (err) {
-        if (err instanceof LedgerStreamError) throw err
         throw failed(`cannot read message ${seq} of`, err)
       } finally {
         await consumer?.delete().catch(() => false)
@@ -489,6 +564,7 @@ export async function openLedgerStream(
         throw new LedgerStreamError(`the NATS connection closed while reading ${name}, after sequence ${last} of ${until}`)
       }
     },
+    entries,
     decode,
     async close() {
       if (!nc.isClosed()) await nc.close()

@@ -10,7 +10,7 @@ import type { Config } from '../../config/types.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type CliIO, type Command } from '../command.js'
 import { openLedgerApi } from '../ledger-access.js'
 import { UsageError } from '../usage-error.js'
-import { openLedgerStream, type LedgerStream, type StreamState } from './events.js'
+import { openLedgerStream, type LedgerStream, type StreamEntry, type StreamState } from './events.js'
 
 const BAR = 30
 /** Entries (or projection rows) per synced write when seeding. */
@@ -38,14 +38,15 @@ listed). Shows progress on a terminal.
 
 With --from-bus (bus: { nats: ... } only), first seeds a new ledger in
 <data_dir>/ledger from the stream <PREFIX>_LEDGER (BANLEDGER_LEDGER), which
-holds every entry the ledger committed: to move the ledger to another host,
+holds every entry the ledger committed (in chunks of consecutive entries): to move the ledger to another host,
 or to rebuild it after losing its disk. Every entry from sequence 1 is
 written to the log with its idempotency index (an input already stored stays
 a duplicate), the projection is rebuilt by replay, then verified as above.
 Prints the entries, addresses, bans in force and the time taken. Refused
 (exit status 1) unless the ledger does not exist yet or is empty (a ledger
 the service created without an entry counts as empty; stop the service
-first), and unless the stream still starts at sequence 1, without gaps.
+first), and unless the stream still starts at ledger sequence 1, without
+gaps.
 The new ledger is built in <data_dir>/ledger.from-bus and moved into place
 only once complete. Then start the ledger role on this host: it publishes
 from where the stream ends.
@@ -118,10 +119,10 @@ async function seedFromBus(config: Config, io: CliIO): Promise<void> {
   let seeded: Seeded
   try {
     const state = await stream.info()
-    checkStream(stream.name, state)
+    const lastSeq = await checkStream(stream, state)
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
     await rm(building, { recursive: true, force: true })
-    seeded = await build(building, stream, state, io)
+    seeded = await build(building, stream, state, lastSeq, io)
   } catch (err) {
     await rm(building, { recursive: true, force: true })
     throw err
@@ -174,23 +175,25 @@ async function seedTarget(dir: string): Promise<'nothing' | 'empty ledger'> {
   return 'empty ledger'
 }
 
-/** The stream must hold the whole ledger: sequences 1 to last, each once. */
-function checkStream(name: string, s: StreamState): void {
-  if (s.messages === 0) throw new SeedError(`the stream ${name} holds no ledger entry: there is nothing to seed a ledger from`)
-  if (s.first !== 1) {
-    throw new SeedError(`the stream ${name} starts at sequence ${s.first}: entries 1 to ${s.first - 1} are gone from it, ` +
+/** The last ledger sequence in the stream; SeedError unless it holds the
+ *  whole ledger from sequence 1 (gaps are found while reading it). */
+async function checkStream(stream: LedgerStream, s: StreamState): Promise<number> {
+  const name = stream.name
+  const ends = s.messages === 0 ? null : await Promise.all([stream.probe(s.first), stream.probe(s.last)])
+  const [head, tail] = ends ?? [null, null]
+  if (head === null || tail === null) throw new SeedError(`the stream ${name} holds no ledger entry: there is nothing to seed a ledger from`)
+  const first = (stream.entries(head.seq, head.data)[0] as StreamEntry).seq
+  if (first !== 1) {
+    throw new SeedError(`the stream ${name} starts at sequence ${first}: entries 1 to ${first - 1} are gone from it, ` +
       'and a ledger cannot be rebuilt without them')
   }
-  if (s.messages !== s.last) {
-    throw new SeedError(`the stream ${name} lacks ${s.last - s.messages} of its entries 1 to ${s.last} (deleted messages): ` +
-      'a ledger cannot be rebuilt with gaps')
-  }
+  return (stream.entries(tail.seq, tail.data).at(-1) as StreamEntry).seq
 }
 
 /** Writes every entry (log and idempotency index, as the ledger appends
  *  them), then the projection that replaying them gives: the rows the
  *  ledger itself holds, as `banledger replay` verifies. */
-async function build(dir: string, stream: LedgerStream, state: StreamState, io: CliIO): Promise<Seeded> {
+async function build(dir: string, stream: LedgerStream, state: StreamState, lastSeq: number, io: CliIO): Promise<Seeded> {
   const store = await LedgerStore.open(dir)
   try {
     let batch: { seq: number; bytes: Uint8Array; id: string | null }[] = []
@@ -199,15 +202,23 @@ async function build(dir: string, stream: LedgerStream, state: StreamState, io: 
       if (batch.length === 0) return
       await store.append({ entries: batch, states: [], lastSeq: next - 1 })
       batch = []
-      if (io.isTTY) drawBar(next - 1, state.last, `${next - 1}/${state.last} entries from ${stream.name}`)
+      if (io.isTTY) drawBar(next - 1, lastSeq, `${next - 1}/${lastSeq} entries from ${stream.name}`)
     }
-    for await (const { seq, data } of stream.read(1, state.last)) {
-      if (seq !== next) throw new SeedError(`the stream ${stream.name} has no message ${next} (the next is ${seq}): a ledger cannot be rebuilt with gaps`)
-      const entry = stream.decode(seq, data)
-      // Ticks have no id; every other input is deduplicated against it.
-      batch.push({ seq, bytes: data.slice(), id: entry.cause.type === 'tick' ? null : entry.cause.id })
-      next++
-      if (batch.length >= SEED_BATCH) await flush()
+    for await (const { seq, data } of stream.read(state.first, state.last)) {
+      for (const e of stream.entries(seq, data)) {
+        if (e.seq !== next) {
+          throw new SeedError(`the stream ${stream.name} has no ledger entry ${next} (message ${seq} holds ${e.seq} next): ` +
+            'a ledger cannot be rebuilt with gaps')
+        }
+        const entry = stream.decode(seq, e)
+        // Ticks have no id; every other input is deduplicated against it.
+        batch.push({ seq: e.seq, bytes: e.bytes.slice(), id: entry.cause.type === 'tick' ? null : entry.cause.id })
+        next++
+        if (batch.length >= SEED_BATCH) await flush()
+      }
+    }
+    if (next !== lastSeq + 1) {
+      throw new SeedError(`the stream ${stream.name} ends at ledger entry ${next - 1}, not ${lastSeq} as it did when seeding began`)
     }
     await flush()
     if (io.isTTY) process.stderr.write('\n')
@@ -215,7 +226,7 @@ async function build(dir: string, stream: LedgerStream, state: StreamState, io: 
     const { states } = await replay(store)
     const rows = [...states].map(([key, s]) => ({ key, state: encodeState(s) }))
     for (let i = 0; i < rows.length; i += SEED_BATCH) {
-      await store.append({ entries: [], states: rows.slice(i, i + SEED_BATCH), lastSeq: state.last })
+      await store.append({ entries: [], states: rows.slice(i, i + SEED_BATCH), lastSeq })
     }
     const now = io.now()
     let bans = 0

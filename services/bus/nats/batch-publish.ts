@@ -1,8 +1,8 @@
 // JetStream publishes in batches, with their acknowledgements counted on one
 // wildcard inbox subscription, instead of one request per message (each a
 // promise, a timer and error objects for stack traces: measured at 44 µs of
-// client CPU per message, against about 5 µs this way). The message id and
-// the expected last sequence go in the headers JetStream reads; a refusal
+// client CPU per message, against about 5 µs this way). The message id (if
+// any) and the expected last sequence go in the headers JetStream reads; a refusal
 // (an expectation not met, a missing stream) or a timeout fails the batch,
 // and the caller starts again from what the stream says it holds.
 import { createInbox, headers, type Msg, type NatsConnection } from 'nats'
@@ -10,8 +10,10 @@ import { createInbox, headers, type Msg, type NatsConnection } from 'nats'
 export type Outgoing = Readonly<{
   subject: string
   data: Uint8Array
-  /** Nats-Msg-Id: the stream stores a message id once within its duplicate window. */
-  msgID: string
+  /** Nats-Msg-Id: the stream stores a message id once within its duplicate
+   *  window. None: a message whose lastSequence already keeps it from being
+   *  stored twice (the ledger stream's chunks). */
+  msgID?: string
   /** Nats-Expected-Last-Sequence: the stream refuses the message unless its last sequence is this. */
   lastSequence?: number
   /** false: sent without a reply, so the stream does not acknowledge it.
@@ -85,7 +87,7 @@ export class BatchPublisher {
     })
     for (const m of msgs) {
       const h = headers()
-      h.set('Nats-Msg-Id', m.msgID)
+      if (m.msgID !== undefined) h.set('Nats-Msg-Id', m.msgID)
       if (m.lastSequence !== undefined) h.set('Nats-Expected-Last-Sequence', String(m.lastSequence))
       this.#nc.publish(m.subject, m.data, m.ack ? { reply, headers: h } : { headers: h })
     }
