@@ -8,7 +8,8 @@
 //      into 1 ledger that acknowledges after its synced LevelDB write.
 //      Events stored by the ledger per second, first to last, read from the
 //      ledger stream's last entry (the last of its last message, a chunk of
-//      entries: read when the stream's last sequence moved)   >= 50,000/s
+//      entries; the stream's last sequence is sampled, mapped to the
+//      ledger sequence by reading the stream after the run)   >= 50,000/s
 //      For context (no target): the ledger alone draining the same events
 //      from the stream once the watchers published them all (the ledger
 //      side's rate when the watchers run on other hosts), events stored in
@@ -250,7 +251,9 @@ const pct = (sorted: readonly number[], p: number): number => sorted[Math.min(so
 
 // ---------------------------------------------------------------- ingest
 
-type Sample = { t: number; ledger: number; acked: number; published: number }
+/** `ledger`: the ledger sequence published; -1 until `ledgerSeqs` fills it
+ *  in from `ledgerMessages` (the ledger stream's last sequence then). */
+type Sample = { t: number; ledger: number; ledgerMessages: number; acked: number; published: number }
 
 /** The events a LogEventBatch holds: its top-level field-1 records, counted
  *  without decoding them (the bench shares the 2 cores it measures). */
@@ -323,30 +326,49 @@ async function probe(jsm: JetStreamManager, events: EventCounter, done: (s: Samp
   const samples: Sample[] = []
   let lastMove = performance.now()
   let last = -1
-  // The ledger stream's messages each hold consecutive entries: the ledger
-  // sequence is the last entry of its last message, read when it changed.
-  let ledger = { streamSeq: 0, ledgerSeq: 0 }
-  const ledgerSeq = async (): Promise<number> => {
-    const { state } = await jsm.streams.info(STREAMS.ledger)
-    if (state.messages > 0 && state.last_seq !== ledger.streamSeq) {
-      const m = await jsm.streams.getMessage(STREAMS.ledger, { seq: state.last_seq })
-      ledger = { streamSeq: state.last_seq, ledgerSeq: messageSeqs(m.data).last }
+  // The ledger stream's messages each hold consecutive entries: while the
+  // run goes on only the stream's last sequence is sampled (stream info, as
+  // cheap as before chunks); the ledger sequence of each sample is read from
+  // the stream after the run (ledgerSeqs), and here only once every event
+  // is acknowledged, to see the end.
+  let end = { streamSeq: -1, ledgerSeq: -1 }
+  const ledgerSeq = async (streamSeq: number, acked: number): Promise<number> => {
+    if (acked < INGEST_EVENTS || streamSeq === 0) return -1
+    if (streamSeq !== end.streamSeq) {
+      end = { streamSeq, ledgerSeq: messageSeqs((await jsm.streams.getMessage(STREAMS.ledger, { seq: streamSeq })).data).last }
     }
-    return ledger.ledgerSeq
+    return end.ledgerSeq
   }
   while (true) {
     const t0 = performance.now()
     const [l, c] = await Promise.all([
-      ledgerSeq(), jsm.consumers.info(STREAMS.events, 'ledger').catch(() => null),
+      jsm.streams.info(STREAMS.ledger), jsm.consumers.info(STREAMS.events, 'ledger').catch(() => null),
     ])
     const t = (t0 + performance.now()) / 2
-    const s = { t, ledger: l, acked: events.upTo(c?.ack_floor.stream_seq ?? 0), published: events.total }
+    const acked = events.upTo(c?.ack_floor.stream_seq ?? 0)
+    const s = { t, ledger: await ledgerSeq(l.state.last_seq, acked), ledgerMessages: l.state.last_seq, acked, published: events.total }
     samples.push(s)
     if (done(s)) return samples
     if (moving(s) !== last) { last = moving(s); lastMove = t }
     if (t - lastMove > INGEST_STALL_MS || !alive()) return samples
     await sleep(20)
   }
+}
+
+/** Fills in each sample's ledger sequence: the last entry of the ledger
+ *  stream's message at its `ledgerMessages` (read after the run). */
+async function ledgerSeqs(nc: NatsConnection, samples: Sample[]): Promise<void> {
+  const last = Math.max(0, ...samples.map(s => s.ledgerMessages))
+  const upTo: number[] = [0]
+  if (last > 0) {
+    const messages = await (await nc.jetstream().consumers.get(STREAMS.ledger)).consume()
+    for await (const m of messages) {
+      upTo[m.seq] = messageSeqs(m.data).last
+      if (m.seq >= last) break
+    }
+    messages.stop()
+  }
+  for (const s of samples) if (s.ledger === -1) s.ledger = upTo[s.ledgerMessages] ?? 0
 }
 
 /** Events per second of `key`, from the first sample above 0 to the first at INGEST_EVENTS. */
@@ -437,7 +459,7 @@ async function ingest(drain: boolean): Promise<void> {
     const w0 = performance.now()
     if (!drain) {
       cpu.add('ledger', ledger.pid)
-      const probed = probe(jsm, counter, s => s.ledger >= INGEST_EVENTS, s => s.ledger, alive)
+      const probed = probe(jsm, counter, s => s.ledger >= INGEST_EVENTS, s => s.ledgerMessages, alive)
       const watchers = await Promise.all(watcherConfigs.map(w => startProc(w.host, w.config, ['watcher'], prof)))
       procs.push(...watchers)
       for (const w of watchers) cpu.add(w.name, w.pid, true) // from their start
@@ -449,7 +471,7 @@ async function ingest(drain: boolean): Promise<void> {
       await probe(jsm, counter, s => s.published >= INGEST_EVENTS, s => s.published, alive)
       for (const w of watchers) await stopProc(w)
       cpu.reset()
-      const probed = probe(jsm, counter, s => s.ledger >= INGEST_EVENTS, s => s.ledger, alive)
+      const probed = probe(jsm, counter, s => s.ledger >= INGEST_EVENTS, s => s.ledgerMessages, alive)
       ledger = await startProc('ledger (draining)', ledgerConfig, ['ledger'], prof)
       procs.push(ledger)
       cpu.add('ledger', ledger.pid, true)
@@ -457,6 +479,7 @@ async function ingest(drain: boolean): Promise<void> {
     }
     const wall = (performance.now() - w0) / 1000
     const used = cpu.read()
+    await ledgerSeqs(nc, samples)
 
     const stored = rateOf(samples, 'ledger')
     const complete = stored.reached === INGEST_EVENTS
