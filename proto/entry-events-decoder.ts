@@ -23,7 +23,7 @@ function safe(n: number, what: string): number {
  *  per 64-bit read (a tenth of replay's decoding time); up to 8 bytes
  *  (values below 2^56: every time and count the ledger writes) are read
  *  here, longer ones (negative, or huge) by protobufjs as before. */
-function int64(r: protobuf.Reader, what: string, unsigned = false): number {
+export function int64(r: protobuf.Reader, what: string, unsigned = false): number {
   const buf = r.buf
   const start = r.pos
   let value = 0

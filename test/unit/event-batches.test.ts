@@ -6,7 +6,8 @@ import t from 'tap'
 import type { BusInput, LogEvent } from '../../ledger/rules/types.js'
 import { batchMsgId, outgoingOf } from '../../services/bus/nats/event-batches.js'
 import { natsNames } from '../../services/bus/nats/nats-names.js'
-import { decodeInput, decodeLogEventBatch, encodeInput } from '../../proto/wire.js'
+import { decodeLogEventBatchFast } from '../../proto/log-event-batch-decoder.js'
+import { decodeInput, decodeLogEventBatch, encodeInput, encodeLogEventBatch, wireTypes } from '../../proto/wire.js'
 import { T0 } from '../helpers/rules.js'
 
 const names = natsNames({ subjectPrefix: 'banledger', streamPrefix: 'BANLEDGER' })
@@ -56,4 +57,31 @@ t.test('a batch holds at most 1,000 events and 512 KiB', async t => {
 t.test('a message on an events subject without events is refused', async t => {
   t.throws(() => decodeLogEventBatch(new Uint8Array(0)), { code: 'BANLEDGER_WIRE_INVALID' })
   t.throws(() => decodeLogEventBatch(encodeInput({ type: 'tick', at: T0 })), { code: 'BANLEDGER_WIRE_INVALID' })
+})
+
+t.test('the ledger\'s fast decoder reads what the protobufjs one reads, and refuses what it refuses', async t => {
+  const { receivedAt: _, ...unstamped } = event(1, { user: 'röot' })
+  const batches: LogEvent[][] = [
+    [event(1)],
+    [unstamped, event(2, { kind: 'success', at: 0, ip: '192.0.2.7' }), event(3, { id: 'é'.repeat(300) })],
+    [event(4, { at: 2 ** 53 - 1, receivedAt: 2 ** 40 }), event(5, { at: -1 })],
+  ]
+  for (const batch of batches) {
+    const bytes = encodeLogEventBatch(batch)
+    t.same(decodeLogEventBatchFast(bytes), decodeLogEventBatch(bytes))
+    t.same(decodeLogEventBatchFast(bytes), batch)
+  }
+  t.same(decodeLogEventBatchFast(encodeInput(event(1))), [event(1)], 'a LedgerInput of one event')
+  // Unknown fields are skipped alike.
+  const extra = Uint8Array.from([...encodeLogEventBatch([event(5)]), 0x10, 0x01])
+  t.same(decodeLogEventBatchFast(extra), decodeLogEventBatch(extra))
+  const garbage = [
+    new Uint8Array(0), encodeInput({ type: 'tick', at: T0 }), new TextEncoder().encode('not protobuf at all \u0000\u00ff'),
+    Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0x0f), Uint8Array.of(0x0a, 0x02, 0x10, 0x07), // kind 7
+    wireTypes.LogEventBatch.encode({ events: [{ id: 'x', kind: 1, at: 2 ** 60 }] }).finish(), Uint8Array.of(0x0a, 0x05, 0x0a, 0x09, 0x61),
+  ]
+  for (const bytes of garbage) {
+    t.throws(() => decodeLogEventBatch(bytes), { code: 'BANLEDGER_WIRE_INVALID' })
+    t.throws(() => decodeLogEventBatchFast(bytes), { code: 'BANLEDGER_WIRE_INVALID' }, Buffer.from(bytes).toString('hex'))
+  }
 })

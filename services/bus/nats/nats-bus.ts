@@ -22,7 +22,8 @@ import {
 } from 'nats'
 import type { Logger } from 'pino'
 import type { BusInput, Decision } from '../../../ledger/rules/types.js'
-import { decodeDecision, decodeInput, decodeLogEventBatch, decodeSnapshot, encodeSnapshot } from '../../../proto/wire.js'
+import { decodeLogEventBatchFast } from '../../../proto/log-event-batch-decoder.js'
+import { decodeDecision, decodeInput, decodeSnapshot, encodeSnapshot } from '../../../proto/wire.js'
 import type { NatsBusConfig } from '../bus-config.js'
 import {
   BusError, type BanSnapshot, type Bus, type DecisionsHandler, type InputsHandler, type LedgerFeed, type Subscription,
@@ -139,13 +140,20 @@ export class NatsBus implements Bus {
     if (kind === 'events') {
       let events
       try {
-        events = decodeLogEventBatch(m.data)
+        events = decodeLogEventBatchFast(m.data)
       } catch (err) {
         rejects.note(m.subject, `not a LogEventBatch: ${(err as Error).message}`)
         return
       }
+      // The events of a batch come from one host: its token computed once.
+      let claimed = ''
+      let token = ''
       for (const e of events) {
-        if (hostToken(e.host) !== host) rejects.note(m.subject, `claims host ${JSON.stringify(e.host.slice(0, 64))} on the subject of ${host}`)
+        if (e.host !== claimed) {
+          claimed = e.host
+          token = hostToken(e.host)
+        }
+        if (token !== host) rejects.note(m.subject, `claims host ${JSON.stringify(e.host.slice(0, 64))} on the subject of ${host}`)
         else if (e.jail !== jail) rejects.note(m.subject, `claims jail ${JSON.stringify(e.jail.slice(0, 32))} on the subject of ${jail}`)
         else inputs.push(e)
       }
