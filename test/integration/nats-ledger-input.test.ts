@@ -5,6 +5,7 @@
 import { join } from 'node:path'
 import { AckPolicy, connect } from 'nats'
 import t, { type Test } from 'tap'
+import type { BusInput } from '../../ledger/rules/types.js'
 import { parseConfig } from '../../ops/config/load-config.js'
 import { encodeInput, encodeLogEventBatch } from '../../proto/wire.js'
 import { buildService } from '../../services/run/service.js'
@@ -95,4 +96,37 @@ t.test('events read again in batches cut otherwise are stored once; an older led
   const stored = await streamEntries(jsm)
   t.same(stored.map(e => (e.cause.type === 'log' ? e.cause.ip : '')), events.map(e => e.ip), 'each event once, in order')
   t.same(stored.map(e => e.seq), [1, 2, 3, 4], 'nothing stored twice')
+})
+
+t.test('the ledger gets at most 8,000 inputs ahead of its writes (plus a message); the rest waits undecoded, then comes in order, once', async t => {
+  if (!(await requireNatsServer(t))) return
+  const server = await startNats(t)
+  const ledgerBus = await natsBus(t, server, { host: 'core' })
+  const handed: BusInput[][] = []
+  const stores: (() => void)[] = []
+  await ledgerBus.consumeInputs(inputs => new Promise<void>(resolve => {
+    handed.push([...inputs])
+    stores.push(resolve)
+  }))
+  const watcher = await natsBus(t, server, { host: 'web1' })
+  const now = Date.now()
+  const events = Array.from({ length: 15_000 }, (_, i) => logEvent('web1', `2001:db8::${(i + 1).toString(16)}`, now - 60_000 + i))
+  const published = watcher.publishInputs(events) // 15 messages of 1,000
+  const inLedger = (): number => handed.reduce((n, h) => n + h.length, 0)
+  await waitFor(() => inLedger() >= 8000, { what: '8,000 inputs at the ledger', timeout: 10_000 })
+  await published
+  const nc = await connect({ servers: server.url })
+  t.teardown(() => nc.close())
+  const jsm = await nc.jetstreamManager()
+  await waitFor(async () => (await jsm.consumers.info('BANLEDGER_EVENTS', 'ledger')).num_ack_pending === 15, { what: 'every message delivered to the ledger process' })
+  t.ok(inLedger() <= 9000, `${inLedger()} inputs handed over while none is stored`)
+  t.ok(handed.every(h => h.length <= 3000), 'in hand-overs of about 2,000')
+  while (inLedger() < events.length) {
+    const n = stores.length
+    for (const store of stores) store()
+    await waitFor(() => stores.length > n || inLedger() === events.length, { what: 'more inputs once some are stored', timeout: 10_000 })
+  }
+  for (const store of stores) store()
+  t.same(handed.flat().map(e => e.id), events.map(e => e.id), 'every input once, in order')
+  await waitFor(async () => (await jsm.consumers.info('BANLEDGER_EVENTS', 'ledger')).num_ack_pending === 0, { what: 'every message acknowledged' })
 })

@@ -43,12 +43,22 @@ const PUBLISH_TIMEOUT = 5000
 const LEDGER_ACK_WAIT = 10_000
 const DECISIONS_ACK_WAIT = 30_000
 /** Messages in flight between the stream and the ledger's synced write:
- *  up to 1,000 events each, so at most 100,000 inputs in the ledger's
- *  memory, about 2 s of its work at the rate measured here: far from
+ *  up to 1,000 events each, so at most 100,000 inputs in the ledger
+ *  process's memory (LEDGER_INPUTS_AHEAD of them decoded), about 2 s of its
+ *  work at the rate measured here: far from
  *  LEDGER_ACK_WAIT, so a backlog is never delivered again while it waits in
  *  the ledger (500 full batches took ~9 s, close to it). Watchers that send
  *  an event at a time still give 100 inputs per synced write. */
 const LEDGER_MAX_ACK_PENDING = 100
+/** Inputs handed to the ledger and not yet stored, at most (one message
+ *  more may pass it): enough for its group commit to decide one batch of
+ *  2,000 while it writes the one before, with room to spare. The rest of
+ *  what the consumer holds waits undecoded: 100,000 decoded inputs queued
+ *  in the ledger outlived the young generation and were copied to the old
+ *  one by the garbage collector. */
+const LEDGER_INPUTS_AHEAD = 8000
+/** Inputs per hand-over to the ledger (whole messages: one message more may pass it). */
+const SUBMIT_INPUTS = 2000
 const DUPLICATE_WINDOW = 120_000
 /** Inputs a failed ledger could not store come back after this long (to the next ledger). */
 const RETRY_AFTER_FAILURE = 1000
@@ -103,6 +113,9 @@ export class NatsBus implements Bus {
     const rejects = new RejectLog(this.#logger)
     let failed = false
     let acked: Promise<void> = Promise.resolve()
+    /** Inputs handed to the ledger and not stored yet; `room` wakes the batch waiting for fewer. */
+    let inLedger = 0
+    let room: (() => void) | null = null
     const follower = new DurableFollower({
       js: this.#js, jsm: await this.#jsm, stream: this.#names.streams.events, logger: this.#logger, maxMessages: LEDGER_MAX_ACK_PENDING,
       config: {
@@ -110,24 +123,47 @@ export class NatsBus implements Bus {
         ack_wait: nanos(LEDGER_ACK_WAIT), max_ack_pending: LEDGER_MAX_ACK_PENDING, max_deliver: -1,
       },
       onBatch: async msgs => {
-        if (failed) {
-          for (const m of msgs) m.nak(RETRY_AFTER_FAILURE)
-          return
+        let i = 0
+        while (i < msgs.length) {
+          while (inLedger >= LEDGER_INPUTS_AHEAD && !failed) await new Promise<void>(resolve => { room = resolve })
+          if (failed) {
+            for (const m of msgs.slice(i)) m.nak(RETRY_AFTER_FAILURE)
+            return
+          }
+          // Decoded only now: what waits for the ledger waits as the
+          // messages' bytes, not as objects the GC must copy and promote.
+          const group: JsMsg[] = []
+          const inputs: BusInput[] = []
+          while (i < msgs.length && inputs.length < SUBMIT_INPUTS) {
+            const m = msgs[i++] as JsMsg
+            group.push(m)
+            this.#admit(m, rejects, inputs)
+          }
+          const n = inputs.length
+          inLedger += n
+          const release = (): void => {
+            inLedger -= n
+            const wake = room
+            room = null
+            wake?.()
+          }
+          // Not awaited: the ledger decides the next group while this one
+          // syncs. Every message is acknowledged by itself: ack policy "all"
+          // would also acknowledge deliveries lost on the way (a server
+          // restart), which then never come again.
+          const stored = n === 0 ? Promise.resolve() : handler(inputs)
+          acked = acked.then(() => stored).then(() => {
+            release()
+            if (!failed) for (const m of group) m.ack()
+          }, err => {
+            // Nothing is acknowledged any more; the messages are handed
+            // back for the next ledger.
+            release()
+            failed = true
+            for (const m of group) m.nak(RETRY_AFTER_FAILURE)
+            this.#logger.error({ err: (err as Error).message }, 'the ledger did not store inputs (%s): no more acknowledgements', (err as Error).message)
+          })
         }
-        const inputs: BusInput[] = []
-        for (const m of msgs) this.#admit(m, rejects, inputs)
-        // Not awaited: the ledger decides the next batch while this one
-        // syncs. Every message is acknowledged by itself: ack policy "all"
-        // would also acknowledge deliveries lost on the way (a server
-        // restart), which then never come again.
-        const stored = inputs.length === 0 ? Promise.resolve() : handler(inputs)
-        acked = acked.then(() => stored).then(() => { if (!failed) for (const m of msgs) m.ack() }, err => {
-          // Nothing is acknowledged any more; the batch is handed back for
-          // the next ledger.
-          failed = true
-          for (const m of msgs) m.nak(RETRY_AFTER_FAILURE)
-          this.#logger.error({ err: (err as Error).message }, 'the ledger did not store inputs (%s): no more acknowledgements', (err as Error).message)
-        })
       },
     })
     return this.#track(follower, async () => { await acked })
