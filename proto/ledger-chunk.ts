@@ -60,9 +60,55 @@ export function forEachChunkEntry(chunk: Uint8Array, each: (start: number, end: 
   }
 }
 
-/** The entries' bytes, as views into `chunk`. */
-export function chunkEntries(chunk: Uint8Array): Uint8Array[] {
+const ENTRY_FIRST_BYTE = (1 << 3) | 0
+
+/** Calls `each(start, end)` for the bytes of every entry `data` holds, in
+ *  order: a LedgerChunk, or a single LedgerEntry (one value of a format-1
+ *  log, one message of a ledger stream written before chunks). An entry
+ *  starts with its field 1 (seq, varint: 0x08), a chunk with its field 1
+ *  (an entry, length-delimited: 0x0a), so the first byte tells them apart.
+ *  WireError when it is neither. */
+export function forEachEntry(data: Uint8Array, each: (start: number, end: number) => void): void {
+  if (data[0] === ENTRIES_TAG) forEachChunkEntry(data, each)
+  else if (data[0] === ENTRY_FIRST_BYTE) each(0, data.length)
+  else throw new WireError(`neither a LedgerChunk nor a LedgerEntry (first byte ${data[0] ?? 'none: empty'})`)
+}
+
+/** The entries' bytes (see forEachEntry), as views into `data`. */
+export function entriesOf(data: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = []
-  forEachChunkEntry(chunk, (start, end) => out.push(chunk.subarray(start, end)))
+  forEachEntry(data, (start, end) => out.push(data.subarray(start, end)))
   return out
+}
+
+/** The ledger sequence of the encoded entry `data[start..end)` (its field 1), without decoding the rest. */
+export function entrySeq(data: Uint8Array, start = 0, end = data.length): number {
+  if (data[start] !== ENTRY_FIRST_BYTE) throw new WireError(`LedgerEntry: does not start with its seq (byte ${data[start] ?? 'none'})`)
+  let seq = 0
+  let scale = 1
+  for (let pos = start + 1; pos < end && scale <= 2 ** 49; pos++) {
+    const b = data[pos] as number
+    seq += (b & 0x7f) * scale
+    if (b < 0x80) {
+      if (!Number.isSafeInteger(seq) || seq < 1) throw new WireError(`LedgerEntry: seq ${seq} out of range`)
+      return seq
+    }
+    scale *= 128
+  }
+  throw new WireError('LedgerEntry: truncated or overlong seq')
+}
+
+/** The first and last ledger sequence `data` holds (see forEachEntry), and how many entries. */
+export function entrySeqs(data: Uint8Array): { first: number; last: number; count: number } {
+  let first = 0
+  let lastStart = 0
+  let lastEnd = 0
+  let count = 0
+  forEachEntry(data, (start, end) => {
+    if (count++ === 0) first = entrySeq(data, start, end)
+    lastStart = start
+    lastEnd = end
+  })
+  if (count === 0) throw new WireError('an empty LedgerChunk')
+  return { first, last: count === 1 ? first : entrySeq(data, lastStart, lastEnd), count }
 }

@@ -18,8 +18,8 @@ import { Buffer } from 'node:buffer'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { encodeChunk, forEachChunkEntry } from '../../proto/ledger-chunk.js'
-import { decodeEntry, decodeState } from '../../proto/wire.js'
+import { encodeChunk, entrySeq, entrySeqs, forEachEntry } from '../../proto/ledger-chunk.js'
+import { decodeState } from '../../proto/wire.js'
 import type { AddressState } from '../rules/types.js'
 
 type Bytes = Uint8Array
@@ -211,7 +211,7 @@ export class LedgerStore {
   }
 
   /** The stored log values (each a LedgerChunk, or one LedgerEntry of
-   *  format 1; read them with forEachStoredEntry) from the one that holds
+   *  format 1; read them with ledger-chunk.ts's forEachEntry) from the one that holds
    *  `fromSeq` on, in append order, in arrays of about `size`. */
   async *logValues(fromSeq = 1, size = 100): AsyncGenerator<Bytes[]> {
     for (;;) {
@@ -221,7 +221,7 @@ export class LedgerStore {
       if (first.done === true) return
       // A tail merge between the lookup and the read replaced the value
       // that held fromSeq by one under an earlier key: look again.
-      if (holder !== undefined && firstSeqOf(first.value[0] as Bytes) !== Number(holder)) {
+      if (holder !== undefined && entrySeqs(first.value[0] as Bytes).first !== Number(holder)) {
         await values.return(undefined)
         continue
       }
@@ -237,9 +237,8 @@ export class LedgerStore {
     let out: Bytes[] = []
     for await (const values of this.logValues(fromSeq)) {
       for (const value of values) {
-        forEachStoredEntry(value, (start, end) => {
-          const entry = value.subarray(start, end)
-          if (out.length > 0 || entrySeq(entry) >= fromSeq) out.push(entry)
+        forEachEntry(value, (start, end) => {
+          if (out.length > 0 || entrySeq(value, start, end) >= fromSeq) out.push(value.subarray(start, end))
         })
       }
       while (out.length >= size) {
@@ -263,40 +262,6 @@ const latin1 = (text: string): Bytes => Buffer.from(text, 'latin1')
 type RowIterator<T> = {
   nextv(n: number): Promise<T[]>
   close(): Promise<void>
-}
-
-/** Calls `each(start, end)` for the bytes of every entry in a stored log
- *  value, in order: a LedgerChunk, or (format 1) one LedgerEntry. Throws
- *  WireError when the value is neither. */
-export function forEachStoredEntry(value: Bytes, each: (start: number, end: number) => void): void {
-  if (value[0] === ENTRY_FIRST_BYTE) each(0, value.length)
-  else forEachChunkEntry(value, each)
-}
-
-/** An encoded LedgerEntry begins with its seq (field 1, varint). */
-const ENTRY_FIRST_BYTE = (1 << 3) | 0
-
-/** The sequence of the first entry in a stored log value. */
-function firstSeqOf(value: Bytes): number {
-  let seq = 0
-  forEachStoredEntry(value, (start, end) => {
-    if (seq === 0) seq = entrySeq(value.subarray(start, end))
-  })
-  return seq
-}
-
-/** The sequence of an encoded entry, read from its leading field. */
-function entrySeq(entry: Bytes): number {
-  if (entry[0] !== ENTRY_FIRST_BYTE) return decodeEntry(entry).seq
-  let seq = 0
-  let scale = 1
-  for (let pos = 1; pos < entry.length && pos < 9; pos++) {
-    const b = entry[pos] as number
-    seq += (b & 0x7f) * scale
-    if (b < 0x80) return seq
-    scale *= 128
-  }
-  return decodeEntry(entry).seq
 }
 
 /** Rows of `it` in arrays of `size` (nextv is the fastest way to iterate);

@@ -3,11 +3,12 @@
 // of" a past time) and explain (the entries that touched one address).
 import { Buffer } from 'node:buffer'
 import { decodeEntryEventsFast } from '../../proto/entry-events-decoder.js'
+import { forEachEntry } from '../../proto/ledger-chunk.js'
 import { decodeEntry, encodeState } from '../../proto/wire.js'
 import { applyEvent, copyState, type MutableState } from '../rules/evolve.js'
 import { EMPTY_STATE, isEmptyState } from '../rules/lifecycle.js'
 import type { AddressState, BanReason, DomainEvent, LedgerEntry, Millis } from '../rules/types.js'
-import { forEachStoredEntry, splitStateKey, type LedgerStore } from './ledger-store.js'
+import { splitStateKey, type LedgerStore } from './ledger-store.js'
 import { ProjectionMap } from './projection-map.js'
 
 
@@ -32,7 +33,7 @@ export async function replay(
   const until = opts.until ?? Infinity
   for await (const values of store.logValues()) {
     for (const value of values) {
-      forEachStoredEntry(value, (start, end) => {
+      forEachEntry(value, (start, end) => {
         const entry = decodeEntryEventsFast(value, start, end)
         lastSeq = entry.seq
         if (entry.at > until) return
@@ -122,7 +123,7 @@ export async function entriesFor(store: LedgerStore, ip: string): Promise<Ledger
     for (const value of values) {
       // Cheap filters first: the address text must occur in the bytes.
       if (!has(value)) continue
-      forEachStoredEntry(value, (start, end) => {
+      forEachEntry(value, (start, end) => {
         if (!has(value, start, end)) return
         const entry = decodeEntry(value.subarray(start, end))
         if (entry.events.some(e => e.ip === ip) || ('ip' in entry.cause && entry.cause.ip === ip)) out.push(entry)

@@ -56,7 +56,7 @@ import type { LedgerEntry } from '../../ledger/rules/types.js'
 import { LedgerStore } from '../../ledger/store/ledger-store.js'
 import { entriesFrom } from '../../ledger/store/log-reader.js'
 import { decodeDecision } from '../../proto/wire.js'
-import { messageSeqs } from '../../services/bus/nats/ledger-messages.js'
+import { entrySeqs } from '../../proto/ledger-chunk.js'
 import { NATS_SERVER, startNats, type NatsServer } from '../helpers/nats-server.js'
 
 const argv = process.argv.slice(2)
@@ -335,7 +335,7 @@ async function probe(jsm: JetStreamManager, events: EventCounter, done: (s: Samp
   const ledgerSeq = async (streamSeq: number, acked: number): Promise<number> => {
     if (acked < INGEST_EVENTS || streamSeq === 0) return -1
     if (streamSeq !== end.streamSeq) {
-      end = { streamSeq, ledgerSeq: messageSeqs((await jsm.streams.getMessage(STREAMS.ledger, { seq: streamSeq })).data).last }
+      end = { streamSeq, ledgerSeq: entrySeqs((await jsm.streams.getMessage(STREAMS.ledger, { seq: streamSeq })).data).last }
     }
     return end.ledgerSeq
   }
@@ -363,7 +363,7 @@ async function ledgerSeqs(nc: NatsConnection, samples: Sample[]): Promise<void> 
   if (last > 0) {
     const messages = await (await nc.jetstream().consumers.get(STREAMS.ledger)).consume()
     for await (const m of messages) {
-      upTo[m.seq] = messageSeqs(m.data).last
+      upTo[m.seq] = entrySeqs(m.data).last
       if (m.seq >= last) break
     }
     messages.stop()

@@ -11,7 +11,8 @@ import type { LedgerEntry, LogEvent } from '../../ledger/rules/types.js'
 import { DEFAULT_STREAM_MAX_AGE, type NatsBusConfig } from '../../services/bus/bus-config.js'
 import type { Bus, Committed, LedgerFeed } from '../../services/bus/bus.js'
 import { EmbeddedBus } from '../../services/bus/embedded-bus.js'
-import { ledgerStreamEnd, messageEntries } from '../../services/bus/nats/ledger-messages.js'
+import { entriesOf } from '../../proto/ledger-chunk.js'
+import { ledgerStreamEnd } from '../../services/bus/nats/ledger-messages.js'
 import { NatsBus } from '../../services/bus/nats/nats-bus.js'
 import { startNats, type NatsServer } from './nats-server.js'
 
@@ -116,7 +117,7 @@ export async function streamEntries(jsm: JetStreamManager, stream = 'BANLEDGER_L
   const out: LedgerEntry[] = []
   for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(stream, { seq })
-    for (const bytes of messageEntries(m.data)) out.push(decodeEntry(bytes))
+    for (const bytes of entriesOf(m.data)) out.push(decodeEntry(bytes))
   }
   return out
 }

@@ -9,7 +9,7 @@ import { Ledger } from '../../ledger/ledger.js'
 import { Level } from 'level'
 import { LedgerFormatError, LedgerLockedError, LedgerStore, seqKey } from '../../ledger/store/ledger-store.js'
 import { bansAsOf, entriesFor, entriesFrom, replay, verify } from '../../ledger/store/log-reader.js'
-import { chunkEntries } from '../../proto/ledger-chunk.js'
+import { entriesOf } from '../../proto/ledger-chunk.js'
 import { decodeEntry } from '../../proto/wire.js'
 import type { Decision, LedgerInput } from '../../ledger/rules/types.js'
 import { DAY, HOUR, MIN, T0, failure, rulesContext, success } from '../helpers/rules.js'
@@ -223,7 +223,7 @@ t.test('given a quiet ledger appending one entry at a time, when 70 are appended
   for (let i = 0; i < 70; i++) await ledger.submit([failure(`2001:db8::${i.toString(16)}`, T0 + i)])
   const values: Uint8Array[] = []
   for await (const vs of ledger.store.logValues()) values.push(...vs)
-  t.same(values.map(v => chunkEntries(v).length), [32, 32, 1, 1, 1, 1, 1, 1], 'two merged chunks, then the tail')
+  t.same(values.map(v => entriesOf(v).length), [32, 32, 1, 1, 1, 1, 1, 1], 'two merged chunks, then the tail')
   for (const from of [1, 2, 32, 33, 64, 65, 70]) {
     t.same((await entriesFrom(ledger.store, from, 100)).map(e => e.seq), Array.from({ length: 71 - from }, (_, i) => from + i), `from ${from}`)
   }

@@ -1,8 +1,9 @@
 // proto/ledger-chunk.ts: a chunk is the protobuf LedgerChunk of its entries
-// (protobufjs reads it as such), its entries come back byte for byte, and
-// bytes that are not a chunk are refused with a WireError.
+// (protobufjs reads it as such), its entries come back byte for byte, a
+// single entry reads as a chunk of one, and bytes that are neither are
+// refused with a WireError.
 import t from 'tap'
-import { chunkEntries, encodeChunk } from '../../proto/ledger-chunk.js'
+import { encodeChunk, entriesOf, entrySeq, entrySeqs } from '../../proto/ledger-chunk.js'
 import { decodeEntry, encodeEntry, WireError, wireTypes } from '../../proto/wire.js'
 import type { LedgerEntry } from '../../ledger/rules/types.js'
 import { T0 } from '../helpers/rules.js'
@@ -23,19 +24,34 @@ t.test('given entries of 1 to 200 bytes and more, when chunked, then protobufjs 
   const chunk = encodeChunk(bytes)
   const decoded = wireTypes.LedgerChunk.decode(chunk) as unknown as { entries: unknown[] }
   t.equal(decoded.entries.length, 4)
-  t.same(chunkEntries(chunk).map(b => Buffer.from(b)), bytes.map(b => Buffer.from(b)), 'entries come back byte for byte')
-  t.same(chunkEntries(chunk).map(decodeEntry), entries)
+  t.same(entriesOf(chunk).map(b => Buffer.from(b)), bytes.map(b => Buffer.from(b)), 'entries come back byte for byte')
+  t.same(entriesOf(chunk).map(decodeEntry), entries)
 })
 
-t.test('given no entries, when chunked, then the chunk is empty and reads back as none', async t => {
+t.test('given no entries, when chunked, then the chunk is empty', async t => {
   t.equal(encodeChunk([]).length, 0)
-  t.same(chunkEntries(new Uint8Array(0)), [])
+})
+
+t.test('given a single entry (format 1, or a stream written before chunks), when read, then it is its own only entry', async t => {
+  const bytes = encodeEntry(entry(300, 2))
+  t.same(entriesOf(bytes).map(b => Buffer.from(b)), [Buffer.from(bytes)])
+  t.same(entrySeqs(bytes), { first: 300, last: 300, count: 1 })
+})
+
+t.test('given a chunk, when its sequences are read, then they come from the entries\' leading field without decoding', async t => {
+  const chunk = encodeChunk([entry(127, 1), entry(128, 0), entry(2 ** 40, 3)].map(encodeEntry))
+  t.same(entrySeqs(chunk), { first: 127, last: 2 ** 40, count: 3 })
+  t.same(entriesOf(chunk).map(e => entrySeq(e)), [127, 128, 2 ** 40])
+  t.throws(() => entrySeq(Uint8Array.of(0x08, 0x80)), WireError, 'a truncated seq')
+  t.throws(() => entrySeq(Uint8Array.of(0x08, 0x00)), WireError, 'seq 0')
+  t.throws(() => entrySeq(Uint8Array.of(0x10, 0x01)), WireError, 'not led by its seq')
 })
 
 t.test('given bytes that are not a chunk, when read, then a WireError names the problem', async t => {
   const chunk = encodeChunk([encodeEntry(entry(1, 2))])
-  t.throws(() => chunkEntries(chunk.subarray(0, chunk.length - 1)), WireError, 'truncated entry')
-  t.throws(() => chunkEntries(Uint8Array.of(0x08, 0x01)), WireError, 'another field')
-  t.throws(() => chunkEntries(Uint8Array.of(0x0a)), WireError, 'a tag without a length')
-  t.throws(() => chunkEntries(Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)), WireError, 'an overlong length')
+  t.throws(() => entriesOf(chunk.subarray(0, chunk.length - 1)), WireError, 'truncated entry')
+  t.throws(() => entriesOf(Uint8Array.of(0x10, 0x01)), WireError, 'another field')
+  t.throws(() => entriesOf(new Uint8Array(0).subarray(0)), WireError, 'nothing')
+  t.throws(() => entriesOf(Uint8Array.of(0x0a)), WireError, 'a tag without a length')
+  t.throws(() => entriesOf(Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)), WireError, 'an overlong length')
 })

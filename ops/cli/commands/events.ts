@@ -15,7 +15,7 @@ import type { Decision, DomainEvent, LedgerEntry } from '../../../ledger/rules/t
 import { LedgerLockedError } from '../../../ledger/store/ledger-store.js'
 import { decodeEntry, decodeEntryEvents } from '../../../proto/wire.js'
 import type { NatsBusConfig } from '../../../services/bus/bus-config.js'
-import { entrySeq, forEachMessageEntry } from '../../../services/bus/nats/ledger-messages.js'
+import { entrySeq, forEachEntry } from '../../../proto/ledger-chunk.js'
 import { connectionOptions } from '../../../services/bus/nats/nats-connect.js'
 import { natsNames } from '../../../services/bus/nats/nats-names.js'
 import { CodedError } from '../../../services/coded-error.js'
@@ -483,7 +483,7 @@ export async function openLedgerStream(
   const entries = (seq: number, data: Uint8Array): StreamEntry[] => {
     const out: StreamEntry[] = []
     try {
-      forEachMessageEntry(data, (start, end) => out.push({ seq: entrySeq(data, start, end), bytes: data.subarray(start, end) }))
+      forEachEntry(data, (start, end) => out.push({ seq: entrySeq(data, start, end), bytes: data.subarray(start, end) }))
     } catch (err) {
       throw new LedgerStreamError(`message ${seq} of ${name} holds no ledger entries: ${(err as Error).message}`, { cause: err })
     }

@@ -3,7 +3,7 @@
 //
 //   <P>_EVENTS     <p>.events.<host>.<jail>   LedgerInput (a LogEvent)     watchers
 //                  <p>.commands.<host>        LedgerInput (command/import)  operators
-//   <P>_LEDGER     <p>.ledger                 LedgerChunk: consecutive entries (ledger-messages.ts)
+//   <P>_LEDGER     <p>.ledger                 LedgerChunk: consecutive entries (proto/ledger-chunk.ts)
 //   <P>_DECISIONS  <p>.decisions.<jail>       Decision
 //   (core NATS)    <p>.snapshot               request; replies: BanSnapshot chunks, then an empty message
 //
