@@ -2,8 +2,8 @@
 // guessing, time zones. Our own fixtures.
 process.env['TZ'] = 'Europe/Zurich' // before any Date use
 import t from 'tap'
-import { DateDetector } from '../../services/watcher/fail2ban/date-detector.js'
-import { dateFields, expandStrftime, fieldsToTime, zoneOffset } from '../../services/watcher/fail2ban/strftime.js'
+import { DATE, DateDetector, EMPTY, INVALID, NONE } from '../../services/watcher/fail2ban/date-detector.js'
+import { dateFields, expandStrftime, fieldsToTime, num, zoneOffset } from '../../services/watcher/fail2ban/strftime.js'
 
 const NOW = Date.UTC(2024, 2, 10, 11, 0, 0) // 2024-03-10 12:00 CET
 const local = (y: number, mo: number, d: number, h: number, mi: number, s: number): number => new Date(y, mo - 1, d, h, mi, s).getTime()
@@ -99,4 +99,34 @@ t.test('strftime helpers', async (t) => {
   t.ok(expandStrftime('%b').alpha)
   t.equal(fieldsToTime(dateFields({ s: '1700000000' }), NOW), 1700000000000)
   t.equal(fieldsToTime(dateFields({ m: '3' }), NOW), null, 'a month without a day is no date')
+})
+
+t.test('given lines dated by two templates in turn, when used is read between and after, then it counts each as detect() did, in the order of first use', async (t) => {
+  const d = new DateDetector()
+  const lines = ['Mar  5 10:11:12 a', 'Mar  5 10:11:13 b', '2024-03-05 10:11:14 c', 'Mar  5 10:11:15 d', '2024-03-05 10:11:16 e']
+  const runs: [string, number][][] = []
+  for (const l of lines) {
+    d.detect(l, NOW)
+    runs.push([...d.used])
+  }
+  t.equal(runs[1]?.length, 1)
+  t.same(runs[1]?.[0]?.[1], 2, 'two dates by the syslog template')
+  t.same(runs[4]?.map(([, n]) => n), [3, 2], 'syslog first (first used), ISO second')
+  t.same([...d.used.keys()], runs[4]?.map(([k]) => k))
+})
+
+t.test('given a line, when find() runs, then its kind and fields are what detect() returns', async (t) => {
+  const a = new DateDetector()
+  const b = new DateDetector()
+  for (const line of ['Mar  5 10:11:12 host x', 'no date here', '2024-02-30 10:00:00 x', ' [Mar  5 10:11:13] y']) {
+    const m = a.detect(line, NOW)
+    const kind = b.find(line, NOW)
+    t.equal(kind, m === null ? NONE : m.kind === 'date' ? DATE : m.kind === 'empty' ? EMPTY : INVALID, line)
+    if (m !== null) t.same({ time: b.time, matchStart: b.matchStart, matchEnd: b.matchEnd, template: b.template }, { time: m.time, matchStart: m.matchStart, matchEnd: m.matchEnd, template: m.template })
+  }
+})
+
+t.test('given day-of-month fields with leading spaces, then num reads them as Number() does', async (t) => {
+  for (const v of [' 2', '  2', '12', '02', ' ', '', '  ', '\u00a02', ' 2 ', '٣', ' x']) t.same(num(v), Number(v), JSON.stringify(v))
+  t.equal(num(undefined), undefined)
 })

@@ -47,7 +47,9 @@ type Found = {
   m: RegExpExecArray
 }
 
-/** One template. `search` behaves as Python's `re.search(line, pos, endpos)`. */
+/** One template. `search` behaves as Python's `re.search(line, pos, endpos)`;
+ *  its Found is the template's own, refilled by the next search (a caller
+ *  that keeps one across searches copies it). */
 type Template = {
   readonly name: string
   readonly flags: number
@@ -132,6 +134,17 @@ const LEPOCH_RE = String.raw`\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?`
 function compile(tr: TranslatedRegex, group: number, atEnd: boolean): Template['search'] {
   const fast = tr.variants.map((re) => new RegExp(re.source, `${re.flags}g`))
   let slow: RegExp[] | undefined // built on first need
+  // the template's one Found, refilled by each search (see Template.search)
+  const f: Found = { start: 0, end: 0, dateStart: 0, dateEnd: 0, date: undefined, m: NO_MATCH }
+  const found = (start: number, end: number, dateStart: number, dateEnd: number, date: string | undefined, m: RegExpExecArray): Found => {
+    f.start = start
+    f.end = end
+    f.dateStart = dateStart
+    f.dateEnd = dateEnd
+    f.date = date
+    f.m = m
+    return f
+  }
   return (line, pos = 0, endpos = line.length) => {
     const text = endpos < line.length ? line.slice(0, endpos) : line
     for (let v = 0; v < fast.length; v++) {
@@ -142,13 +155,11 @@ function compile(tr: TranslatedRegex, group: number, atEnd: boolean): Template['
       const start = m.index
       const end = start + m[0].length
       const date = m[group]
-      if (date === undefined) return { start, end, dateStart: start, dateEnd: end, date, m }
-      if (atEnd) return { start, end, dateStart: end - date.length, dateEnd: end, date, m }
+      if (date === undefined) return found(start, end, start, end, date, m)
+      if (atEnd) return found(start, end, end - date.length, end, date, m)
       if (date.length > 0) {
         const at = text.indexOf(date)
-        if (at >= 0 && text.indexOf(date, at + 1) < 0) {
-          return { start, end, dateStart: at, dateEnd: at + date.length, date, m }
-        }
+        if (at >= 0 && text.indexOf(date, at + 1) < 0) return found(start, end, at, at + date.length, date, m)
       }
       slow ??= tr.variants.map((re) => new RegExp(re.source, `${re.flags}dg`))
       const sre = slow[v] as RegExp
@@ -157,11 +168,12 @@ function compile(tr: TranslatedRegex, group: number, atEnd: boolean): Template['
       if (d === null) return null // cannot happen: same regex, same input
       const whole = d.indices?.[0] ?? [d.index, d.index + d[0].length]
       const span = d.indices?.[group] ?? whole
-      return { start: whole[0], end: whole[1], dateStart: span[0], dateEnd: span[1], date: d[group], m: d }
+      return found(whole[0], whole[1], span[0], span[1], d[group], d)
     }
     return null
   }
 }
+const NO_MATCH = /(?:)/.exec('') as RegExpExecArray
 
 const escapedAt = (s: string, i: number): boolean => {
   let n = 0
@@ -327,6 +339,14 @@ type Slot = { t: Template; hits: number; lastUsed: number; distance: number }
 
 export type DateDetectorStats = ReadonlyMap<string, number>
 
+/** DateDetector.find()'s results. */
+export const NONE = 0
+export const DATE = 1
+export const EMPTY = 2
+export const INVALID = 3
+const KINDS: readonly (DateMatch['kind'] | undefined)[] = [undefined, 'date', 'empty', 'invalid']
+const NO_TEMPLATE: Template = { name: '', flags: 0, weight: 0, hits: 0, search: () => null, date: () => null, compile: () => undefined }
+
 export class DateDetector {
   private readonly slots: Slot[] = []
   private readonly names = new Set<string>()
@@ -337,8 +357,16 @@ export class DateDetector {
   private lastEnd = 0x7fffffff
   private lastIdx = 0x7fffffff
   private firstUnused = 0
-  /** Successful detections per template name. */
-  readonly used = new Map<string, number>()
+  private readonly usedMap = new Map<string, number>()
+  private counting: Template | null = null
+  private count = 0
+  /** The template of matchTime's last match. */
+  private lastTemplate: Template = NO_TEMPLATE
+  /** find()'s last result (see find). */
+  time = NaN
+  matchStart = 0
+  matchEnd = 0
+  template = ''
 
   /** `datepattern`: a filter's option (lines), or null for the defaults. */
   constructor(datepattern: string | null = null) {
@@ -392,17 +420,53 @@ export class DateDetector {
   /** The date of `line` (see DateMatch), or null when no template matches.
    *  `now` (ms) completes dates without a year. */
   detect(line: string, now: number): DateMatch | null {
-    const hit = this.matchTime(line, now)
-    if (hit === null) return null
-    const [f, t] = hit
-    if (f.dateEnd === f.dateStart) return { kind: 'empty', time: NaN, matchStart: f.dateStart, matchEnd: f.dateEnd, template: t.name }
-    const time = t.date(f, now)
-    if (time === null) return { kind: 'invalid', time: NaN, matchStart: f.dateStart, matchEnd: f.dateEnd, template: t.name }
-    this.used.set(t.name, (this.used.get(t.name) ?? 0) + 1)
-    return { kind: 'date', time, matchStart: f.dateStart, matchEnd: f.dateEnd, template: t.name }
+    const kind = this.find(line, now)
+    if (kind === NONE) return null
+    return { kind: KINDS[kind] ?? 'invalid', time: this.time, matchStart: this.matchStart, matchEnd: this.matchEnd, template: this.template }
   }
 
-  private matchTime(line: string, now: number): [Found, Template] | null {
+  /** What detect() finds, without making an object: NONE, DATE, EMPTY or
+   *  INVALID (DateMatch's kinds), the rest in time, matchStart, matchEnd
+   *  and template (valid until the next call; for NONE, unchanged). */
+  find(line: string, now: number): number {
+    const f = this.matchTime(line, now)
+    if (f === null) return NONE
+    const t = this.lastTemplate
+    this.matchStart = f.dateStart
+    this.matchEnd = f.dateEnd
+    this.template = t.name
+    this.time = NaN
+    if (f.dateEnd === f.dateStart) return EMPTY
+    const time = t.date(f, now)
+    if (time === null) return INVALID
+    this.time = time
+    if (this.counting !== t) {
+      this.flushCount()
+      this.counting = t
+    }
+    this.count++
+    return DATE
+  }
+
+  /** Successful detections per template name (in the order of first use). */
+  get used(): ReadonlyMap<string, number> {
+    this.flushCount()
+    return this.usedMap
+  }
+
+  /** Adds the pending count of `counting` to usedMap: a run of dates by one
+   *  template is counted in `count` (no Map update per line); the template
+   *  enters usedMap no later than the next template's first date, so in
+   *  the same order as when each line updated it. */
+  private flushCount(): void {
+    const t = this.counting
+    if (t === null || this.count === 0) return
+    this.usedMap.set(t.name, (this.usedMap.get(t.name) ?? 0) + this.count)
+    this.count = 0
+  }
+
+  /** The match (its template in lastTemplate), or null. */
+  private matchTime(line: string, now: number): Found | null {
     const slots = this.slots
     let match: Found | null = null
     let best: { f: Found; i: number } | null = null
@@ -422,7 +486,7 @@ export class DateDetector {
       }
       if (match !== null) t.hits++
       if (match !== null && !(slots.length === 1 || anchored(t) || (match.start === this.lastStart && match.end === this.lastEnd))) {
-        best = { f: match, i }
+        best = { f: { ...match }, i } // a copy: the template may search again
         match = null
       }
     }
@@ -438,7 +502,7 @@ export class DateDetector {
         if (i + 1 >= slots.length || anchored(slot.t)) break
         if (distance === 0 && slot.hits > 0 && (slots[i + 1]?.t.hits ?? 0) === 0) break
         if (distance > slot.distance || distance > this.lastStart) {
-          if (best === null || distance < best.f.start) best = { f: match, i }
+          if (best === null || distance < best.f.start) best = { f: { ...match }, i }
           match = null
           continue
         }
@@ -460,7 +524,8 @@ export class DateDetector {
     this.lastEnd = match.end
     if (i !== 0 && i !== this.lastIdx) i = this.reorder(i)
     this.lastIdx = i
-    return [match, slot.t]
+    this.lastTemplate = slot.t
+    return match
   }
 
   /** fail2ban's test whether the last template's match may be at the same

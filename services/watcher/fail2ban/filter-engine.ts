@@ -17,7 +17,7 @@
 import { canonicalAddress } from '../../../ledger/rules/addresses.js'
 import type { FilterMatch, LineFilter } from '../filters/filter.js'
 import { truncateUser } from '../filters/filter.js'
-import { DateDetector } from './date-detector.js'
+import { DATE, DateDetector, EMPTY, NONE } from './date-detector.js'
 import { Fail2banError } from './errors.js'
 import { translatePythonRegex, type TranslatedRegex } from './python-regex.js'
 import { leadChars } from './lead-chars.js'
@@ -120,6 +120,7 @@ class Slots {
 /** The text the regexes see: the buffered lines (each without its date), each ended by \n. */
 const join = (lines: readonly string[]): string => (lines.length === 1 ? `${lines[0] ?? ''}\n` : `${lines.join('\n')}\n`)
 const NO_LINES: readonly string[] = Object.freeze([])
+const NO_TEMPLATES: ReadonlyMap<string, number> = new Map()
 /** A one-line filter's buffer: only its length is ever read (the text is
  *  passed as is), so one array serves every line. */
 const ONE_LINE: readonly string[] = Object.freeze([''])
@@ -376,7 +377,10 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   const detector = journal ? null : new DateDetector(def.datepattern)
   const stats: EngineStats = {
     lines: 0, matched: 0, ignored: 0, missed: 0, perRegex: fails.map(() => 0),
-    dateTemplates: detector?.used ?? new Map(), undated: 0, riskySkipped: 0,
+    get dateTemplates() {
+      return detector?.used ?? NO_TEMPLATES
+    },
+    undated: 0, riskySkipped: 0,
   }
   const cache = new MlfidCache()
   const addresses = opts.addresses === false ? null : new AddressCache()
@@ -580,21 +584,24 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     let date: number | null = null
     if (detector === null) date = now
     else {
-      const d = detector.detect(line, now)
-      if (d !== null) {
-        if (d.kind !== 'empty') {
-          if (d.matchStart === 0) {
-            text = line.slice(d.matchEnd)
-            textNL = lineNL === null ? null : lineNL.slice(d.matchEnd)
+      const kind = detector.find(line, now)
+      if (kind !== NONE) {
+        if (kind !== EMPTY) {
+          const start = detector.matchStart
+          const end = detector.matchEnd
+          if (start === 0) {
+            textNL = lineNL === null ? null : lineNL.slice(end)
+            // a one-line filter given textNL searches it, and never reads text
+            text = textNL !== null && !multi ? '' : line.slice(end)
           } else {
-            text = line.slice(0, d.matchStart) + line.slice(d.matchEnd)
+            text = line.slice(0, start) + line.slice(end)
             textNL = null
           }
         }
-        if (d.kind === 'date') {
-          date = d.time
-          lastDate = d.time
-        } else if (d.kind === 'empty') date = lastDate !== null && lastDate > now - 60_000 ? lastDate : now
+        if (kind === DATE) {
+          date = detector.time
+          lastDate = date
+        } else if (kind === EMPTY) date = lastDate !== null && lastDate > now - 60_000 ? lastDate : now
       }
       if (date === null) {
         stats.undated++

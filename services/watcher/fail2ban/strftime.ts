@@ -169,13 +169,17 @@ export const fieldSlot = (name: string): number => (FIELD_NAMES as readonly stri
 /** DateFields from named groups. */
 export const dateFields = (g: Readonly<Record<string, string | undefined>>): DateFields => FIELD_NAMES.map((k) => g[k])
 
-/** A field as a number: ASCII digits read directly (Number() on a fresh
- *  string is slow); anything else (other Unicode digits, a leading space) as
- *  Number() reads it. */
-const num = (v: string | undefined): number | undefined => {
+/** A field as a number: ASCII digits after ASCII spaces (syslog's day of
+ *  month, " 2") read directly (Number() on a fresh string is slow);
+ *  anything else (other Unicode digits or spaces, no digit) as Number()
+ *  reads it. */
+export const num = (v: string | undefined): number | undefined => {
   if (v === undefined) return undefined
+  let i = 0
+  while (i < v.length && v.charCodeAt(i) === 32) i++
+  if (i === v.length) return Number(v)
   let n = 0
-  for (let i = 0; i < v.length; i++) {
+  for (; i < v.length; i++) {
     const c = v.charCodeAt(i) - 48
     if (c < 0 || c > 9) return Number(v)
     n = n * 10 + c
