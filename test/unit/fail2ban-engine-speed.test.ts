@@ -5,7 +5,7 @@
 process.env['TZ'] = 'UTC' // before any Date use
 import t from 'tap'
 import fc from 'fast-check'
-import { compileFilter, MlfidCache } from '../../services/watcher/fail2ban/filter-engine.js'
+import { compileFilter, Literals, MlfidCache } from '../../services/watcher/fail2ban/filter-engine.js'
 import type { FilterDefinition } from '../../services/watcher/fail2ban/filter-reader.js'
 import { groupEndsMatch } from '../../services/watcher/fail2ban/group-at-end.js'
 
@@ -62,6 +62,57 @@ t.test('given random gets, sets and unsets over a few hundred ids, when time mov
     return true
   }), { numRuns: 200 })
   t.ok(full > 1000, `the cache was full on ${full} sets`)
+})
+
+t.test('given each set just after a get of its key (the engine\'s order), when ids come back, expire and leave, then the cache answers as fail2ban\'s', async () => {
+  const op = fc.record({ kind: fc.constantFrom('getset', 'getset', 'get', 'unset'), id: fc.integer({ min: 0, max: 150 }), dt: fc.oneof(
+    { arbitrary: fc.integer({ min: 0, max: 500 }), weight: 400 },
+    { arbitrary: fc.integer({ min: 0, max: 400_000 }), weight: 1 },
+  ) })
+  fc.assert(fc.property(fc.array(op, { minLength: 500, maxLength: 2000 }), (ops) => {
+    const ours = new MlfidCache()
+    const ref = new ReferenceCache()
+    let now = 0
+    for (const o of ops) {
+      now += o.dt
+      // a fresh string each time, as the engine's groups are
+      const k = `id${o.id} `.trim()
+      if (o.kind === 'unset') {
+        ours.unset(k)
+        ref.unset(k)
+        continue
+      }
+      if (ours.get(k, now) !== ref.get(k, now)) return false
+      if (o.kind === 'getset') {
+        const v = [o.id, now]
+        ours.set(k, v, now)
+        ref.set(k, v, now)
+      }
+    }
+    for (let id = 0; id <= 150; id++) if (ours.get(`id${id}`, now) !== ref.get(`id${id}`, now)) return false
+    return true
+  }), { numRuns: 200 })
+})
+
+t.test('given texts and literals, when Literals.in() is asked in any order, then it answers as includes()', async (t) => {
+  const lits = ['a', 'ab', ': ', ' for invalid user ', '']
+  fc.assert(fc.property(fc.array(fc.record({ text: fc.constantFrom('xab', 'Failed password for root', 'Failed x for invalid user y: z', '', 'a: b', 'xab'), lit: fc.nat(lits.length - 1) }), { maxLength: 200 }), (asks) => {
+    const memo = new Literals()
+    const ids = lits.map((l) => memo.id(l))
+    for (const a of asks) {
+      // a copy of the text: same contents, another string
+      const text = a.text.split('').join('')
+      if (memo.in(text, ids[a.lit] as number) !== text.includes(lits[a.lit] as string)) return false
+    }
+    return true
+  }))
+  const memo = new Literals()
+  const a = memo.id('x')
+  t.equal(memo.in('x', a), true)
+  const b = memo.id('y') // an id added later starts unknown
+  t.equal(memo.in('x', b), false)
+  t.equal(memo.in('xy', b), true)
+  t.equal(memo.id('x'), a)
 })
 
 t.test('given a key set and unset over and over, then the cache stays small', async (t) => {

@@ -117,6 +117,48 @@ class Slots {
   }
 }
 
+/** The literals the failregexes' variants require (Rx.needs), by id, and
+ *  whether the text last searched contains each: the failregexes that one
+ *  text meets often test the same literals (sshd's two "Failed" regexes
+ *  test ": " and " for invalid user " four times a line between them),
+ *  and each includes() is a search of the text. */
+export class Literals {
+  private readonly ids = new Map<string, number>()
+  private readonly texts: string[] = []
+  /** Per id: the generation its answer is for, and the answer. */
+  private gen = new Int32Array(0)
+  private found = new Uint8Array(0)
+  private current = 0
+  private text = ''
+  id(lit: string): number {
+    let id = this.ids.get(lit)
+    if (id === undefined) {
+      id = this.texts.length
+      this.ids.set(lit, id)
+      this.texts.push(lit)
+      this.gen = new Int32Array(this.texts.length)
+      this.found = new Uint8Array(this.texts.length)
+      this.current = 0
+      this.text = ''
+    }
+    return id
+  }
+
+  /** text.includes(literal `id`), remembered while the text is the same. */
+  in(text: string, id: number): boolean {
+    if (text !== this.text || this.current === 0) {
+      this.text = text
+      this.current = this.current === 0x7fffffff ? 1 : this.current + 1
+      if (this.current === 1) this.gen.fill(0)
+    }
+    if (this.gen[id] === this.current) return this.found[id] === 1
+    const yes = text.includes(this.texts[id] as string)
+    this.gen[id] = this.current
+    this.found[id] = yes ? 1 : 0
+    return yes
+  }
+}
+
 /** The text the regexes see: the buffered lines (each without its date), each ended by \n. */
 const join = (lines: readonly string[]): string => (lines.length === 1 ? `${lines[0] ?? ''}\n` : `${lines.join('\n')}\n`)
 const NO_LINES: readonly string[] = Object.freeze([])
@@ -140,7 +182,7 @@ class Rx {
   private readonly variants: readonly RegExp[]
   /** Per variant: the literals it requires that not every variant does
    *  (required-literals.ts); a text without one of them skips the variant. */
-  private readonly needs: readonly (readonly string[])[]
+  private readonly needs: readonly (readonly number[])[]
   /** The named groups: capture numbers and Groups slots, in parallel. */
   private readonly index: readonly number[]
   private readonly slot: readonly number[]
@@ -151,7 +193,7 @@ class Rx {
   /** Buffer lines the last match spans, and the others. */
   matched: readonly string[] = NO_LINES
   unmatched: readonly string[] = NO_LINES
-  constructor(readonly source: string, readonly maxRisky: number, slots: Slots, opts: { useDns: string; multiline: boolean }) {
+  constructor(readonly source: string, readonly maxRisky: number, slots: Slots, private readonly literals: Literals, opts: { useDns: string; multiline: boolean }) {
     const expanded = expandTags(source, { useDns: opts.useDns })
     this.tr = translatePythonRegex(expanded, { multiline: opts.multiline })
     this.risky = this.tr.risks.length > 0
@@ -159,7 +201,7 @@ class Rx {
     this.contentAtEnd = groupEndsMatch(expanded, 'content')
     this.variants = this.tr.variants
     const req = this.tr.required
-    this.needs = req.map((lits) => lits.filter((l) => !req.every((other) => other.some((o) => o.includes(l)))))
+    this.needs = req.map((lits) => lits.filter((l) => !req.every((other) => other.some((o) => o.includes(l)))).map((l) => literals.id(l)))
     this.index = [...this.tr.groupIndex.values()]
     this.slot = [...this.tr.groupIndex.keys()].map((k) => slots.of(k))
     this.alt = this.tr.groupNames.flatMap((k): [string, string][] => {
@@ -197,10 +239,11 @@ class Rx {
     }
     let m: RegExpExecArray | null = null
     const variants = this.variants
+    const literals = this.literals
     for (let v = 0; v < variants.length && m === null; v++) {
-      const needs = this.needs[v] as readonly string[]
+      const needs = this.needs[v] as readonly number[]
       let k = 0
-      while (k < needs.length && buf.includes(needs[k] as string)) k++
+      while (k < needs.length && literals.in(buf, needs[k] as number)) k++
       if (k === needs.length) m = (variants[v] as RegExp).exec(buf)
     }
     if (m === null) return null
@@ -275,11 +318,18 @@ export class MlfidCache {
   private readonly map = new Map<string, CacheEntry>()
   private queue: CacheEntry[] = []
   private head = 0
+  /** A key get() did not find, until set(): set() then needs no lookup
+   *  (evictions and unset only remove keys). */
+  private absent: string | null = null
   get(k: string, now: number): Groups | undefined {
     const e = this.map.get(k)
-    if (e === undefined) return undefined
+    if (e === undefined) {
+      this.absent = k
+      return undefined
+    }
     if (e.until > now) return e.v
     this.remove(e)
+    this.absent = k
     return undefined
   }
   set(k: string, v: Groups, now: number): void {
@@ -292,7 +342,8 @@ export class MlfidCache {
         if (e.until > now && this.map.size < CACHE_SIZE) break
       }
     }
-    const old = this.map.get(k)
+    const old = k === this.absent ? undefined : this.map.get(k)
+    this.absent = null
     if (old !== undefined) {
       // a key still present keeps its place (a dict's order)
       old.v = v
@@ -345,9 +396,10 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   const checkAll = opts.checkAllRegex === true
   const journal = opts.journal ?? def.options['logtype'] === 'journal'
   const slots = new Slots()
-  const pref = def.prefregex === null ? null : new Rx(def.prefregex, maxRisky, slots, { useDns, multiline: false })
-  const fails = def.failregex.map((r) => new Rx(r, maxRisky, slots, { useDns, multiline: multi }))
-  const ignores = def.ignoreregex.map((r) => new Rx(r, maxRisky, slots, { useDns, multiline: false }))
+  const literals = new Literals()
+  const pref = def.prefregex === null ? null : new Rx(def.prefregex, maxRisky, slots, literals, { useDns, multiline: false })
+  const fails = def.failregex.map((r) => new Rx(r, maxRisky, slots, literals, { useDns, multiline: multi }))
+  const ignores = def.ignoreregex.map((r) => new Rx(r, maxRisky, slots, literals, { useDns, multiline: false }))
   const ids = [...FAILURE_ID_GROUPS, 'mlfid']
   const prefIds = pref?.tr.groupNames.some((g) => ids.includes(g)) === true
   for (const f of fails) {
