@@ -3,7 +3,7 @@
 process.env['TZ'] = 'Europe/Zurich' // before any Date use
 import t from 'tap'
 import { DATE, DateDetector, EMPTY, INVALID, NONE } from '../../services/watcher/fail2ban/date-detector.js'
-import { dateFields, expandStrftime, fieldsToTime, num, zoneOffset } from '../../services/watcher/fail2ban/strftime.js'
+import { dateFields, expandStrftime, fieldsToTime, num, TimeParts, zoneOffset } from '../../services/watcher/fail2ban/strftime.js'
 
 const NOW = Date.UTC(2024, 2, 10, 11, 0, 0) // 2024-03-10 12:00 CET
 const local = (y: number, mo: number, d: number, h: number, mi: number, s: number): number => new Date(y, mo - 1, d, h, mi, s).getTime()
@@ -129,4 +129,23 @@ t.test('given a line, when find() runs, then its kind and fields are what detect
 t.test('given day-of-month fields with leading spaces, then num reads them as Number() does', async (t) => {
   for (const v of [' 2', '  2', '12', '02', ' ', '', '  ', '\u00a02', ' 2 ', '٣', ' x']) t.same(num(v), Number(v), JSON.stringify(v))
   t.equal(num(undefined), undefined)
+})
+
+t.test('given fields prepared once, when only the seconds change, then TimeParts.finish() is fieldsToTime()', async (t) => {
+  const months = ['jan', 'Feb', 'mar', 'Oct', 'dec', 'Xyz']
+  const days = [' 1', '29', '30', '31', '05', '28']
+  const seconds = ['00', '09', '59', '60', '61', ' 7', undefined]
+  const nows = [Date.UTC(2024, 0, 1, 0, 0, 30), Date.UTC(2024, 2, 31, 0, 30), Date.UTC(2023, 11, 31, 23, 0), NOW]
+  let n = 0
+  for (const b of months) for (const d of days) for (const H of ['00', '02', '23']) for (const now of nows) {
+    const parts = new TimeParts().prepare(dateFields({ b, d, H, M: '30', S: '00' }), now)
+    for (const S of seconds) {
+      const g = dateFields({ b, d, H, M: '30', S })
+      t.equal(parts.finish(g), fieldsToTime(g, now), `${b} ${d} ${H}:30:${S ?? '-'} at ${new Date(now).toISOString()}`)
+      n++
+    }
+  }
+  const epoch = new TimeParts().prepare(dateFields({ s: '1700000000' }), NOW)
+  t.equal(epoch.finish(dateFields({ s: '1700000000' })), 1700000000000)
+  t.ok(n > 1000)
 })

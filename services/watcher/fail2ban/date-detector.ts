@@ -15,7 +15,7 @@
 //
 // Stateful and not pure: one detector per followed file. `now` is an input.
 
-import { dateFields, expandStrftime, fieldSlot, fieldsToTime, type DateFields } from './strftime.js'
+import { dateFields, expandStrftime, fieldSlot, SECONDS_SLOT, TimeParts, type DateFields } from './strftime.js'
 import { translatePythonRegex, type TranslatedRegex } from './python-regex.js'
 import { groupEndsMatch } from './group-at-end.js'
 
@@ -259,20 +259,27 @@ function patternTemplate(pattern: string, weight = 1): Template {
     const from = slots.map(([, i]) => i)
     // fieldsToTime is a function of the field texts and `now` alone: the
     // last answer stands while they are the same (a log's lines come many
-    // to the second)
+    // to the second), and the work on the fields other than the seconds
+    // (TimeParts.prepare) while those and `now` are (many to the minute)
     let lastNow = NaN
     let lastTime: number | null = null
+    const parts = new TimeParts()
     return (f, now) => {
-      let same = now === lastNow
+      /** 0: every field the same; 1: only the seconds differ; 2: more (or now) */
+      let changed = now === lastNow ? 0 : 2
       for (let k = 0; k < to.length; k++) {
         const slot = to[k] as number
         const v = f.m[from[k] as number]
-        if (same && fields[slot] !== v) same = false
+        if (fields[slot] !== v) {
+          if (slot !== SECONDS_SLOT) changed = 2
+          else if (changed === 0) changed = 1
+        }
         fields[slot] = v
       }
-      if (same) return lastTime
+      if (changed === 0) return lastTime
+      if (changed === 2) parts.prepare(fields, now)
       lastNow = now
-      lastTime = fieldsToTime(fields, now)
+      lastTime = parts.finish(fields)
       return lastTime
     }
   })

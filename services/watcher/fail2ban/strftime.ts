@@ -190,55 +190,103 @@ export const num = (v: string | undefined): number | undefined => {
 /** The time in ms of a date pattern's fields, or null when they do not
  *  make a valid date. `now` (ms) supplies a missing year or date. */
 export function fieldsToTime(g: Readonly<DateFields>, now: number): number | null {
-  const epoch = g[EPOCH]
-  if (epoch !== undefined) return Number(epoch) * 1000
-  let year = num(g[Y])
-  const y2 = num(g[Y2])
-  if (year === undefined && y2 !== undefined) year = y2 <= 2000 ? y2 + 2000 : y2
-  let month = num(g[MO])
-  const name = g[B] ?? g[B_LONG]
-  if (month === undefined && name !== undefined) {
-    month = MONTH_NUMBER.get(name) ?? MONTH_NUMBER.get(name.toLowerCase())
-    if (month === undefined) return null
-  }
-  let day = num(g[D])
-  let hour = num(g[H]) ?? 0
-  const h12 = num(g[I12])
-  if (h12 !== undefined) {
-    const pm = g[P]?.toLowerCase() === 'pm'
-    hour = pm ? (h12 === 12 ? 12 : h12 + 12) : h12 === 12 ? 0 : h12
-  }
-  const minute = num(g[MI]) ?? 0
-  const second = num(g[S]) ?? 0
-  const zone = g[Z] ?? g[Z_NAME]
-  let offset: number | undefined
-  if (zone !== undefined) {
-    offset = zoneOffset(zone)
-    if (offset === undefined) return null
-  }
-  const nowDate = nowFields(now)
-  const assumeYear = year === undefined
-  let y = year ?? nowDate.year
-  const julian = num(g[J])
-  if ((month === undefined || day === undefined) && julian !== undefined) {
-    const d = new Date(Date.UTC(2000, 0, julian))
-    d.setUTCFullYear(y, 0, julian)
-    y = d.getUTCFullYear()
-    month = d.getUTCMonth() + 1
-    day = d.getUTCDate()
-  }
-  let assumeToday = false
-  if (month === undefined && day === undefined) {
-    month = nowDate.month
-    day = nowDate.day
-    assumeToday = true
-  }
-  if (month === undefined || day === undefined) return null
-  let t = localTime(y, month, day, hour, minute, second, offset)
-  if (t === null) return null
-  // fail2ban compares naive datetimes: a zoned result (UTC) against local `now`
-  const cmpNow = offset === undefined ? now : now - nowDate.tzOffset * 60_000
-  if (assumeToday && t > cmpNow) t -= DAY
-  if (assumeYear && t > cmpNow + DAY) t = localTime(y - 1, month, day, hour, minute, second, offset)
-  return t
+  return SCRATCH.prepare(g, now).finish(g)
 }
+
+/** fieldsToTime in two steps: prepare() reads every field but the seconds
+ *  (and `now`), finish() the seconds. A prepared TimeParts serves every
+ *  date whose other fields and `now` are the same (syslog dates of one
+ *  minute): finish(g) is then fieldsToTime(g, now). */
+export class TimeParts {
+  /** 0: no valid date; 1: epoch; 2: the fields below */
+  private kind = 0
+  private epoch = 0
+  private y = 0
+  private month = 0
+  private day = 0
+  private hour = 0
+  private minute = 0
+  private offset: number | undefined = undefined
+  private assumeToday = false
+  private assumeYear = false
+  private cmpNow = 0
+
+  prepare(g: Readonly<DateFields>, now: number): this {
+    this.kind = 0
+    const epoch = g[EPOCH]
+    if (epoch !== undefined) {
+      this.kind = 1
+      this.epoch = Number(epoch) * 1000
+      return this
+    }
+    let year = num(g[Y])
+    const y2 = num(g[Y2])
+    if (year === undefined && y2 !== undefined) year = y2 <= 2000 ? y2 + 2000 : y2
+    let month = num(g[MO])
+    const name = g[B] ?? g[B_LONG]
+    if (month === undefined && name !== undefined) {
+      month = MONTH_NUMBER.get(name) ?? MONTH_NUMBER.get(name.toLowerCase())
+      if (month === undefined) return this
+    }
+    let day = num(g[D])
+    let hour = num(g[H]) ?? 0
+    const h12 = num(g[I12])
+    if (h12 !== undefined) {
+      const pm = g[P]?.toLowerCase() === 'pm'
+      hour = pm ? (h12 === 12 ? 12 : h12 + 12) : h12 === 12 ? 0 : h12
+    }
+    const minute = num(g[MI]) ?? 0
+    const zone = g[Z] ?? g[Z_NAME]
+    let offset: number | undefined
+    if (zone !== undefined) {
+      offset = zoneOffset(zone)
+      if (offset === undefined) return this
+    }
+    const nowDate = nowFields(now)
+    const assumeYear = year === undefined
+    let y = year ?? nowDate.year
+    const julian = num(g[J])
+    if ((month === undefined || day === undefined) && julian !== undefined) {
+      const d = new Date(Date.UTC(2000, 0, julian))
+      d.setUTCFullYear(y, 0, julian)
+      y = d.getUTCFullYear()
+      month = d.getUTCMonth() + 1
+      day = d.getUTCDate()
+    }
+    let assumeToday = false
+    if (month === undefined && day === undefined) {
+      month = nowDate.month
+      day = nowDate.day
+      assumeToday = true
+    }
+    if (month === undefined || day === undefined) return this
+    this.kind = 2
+    this.y = y
+    this.month = month
+    this.day = day
+    this.hour = hour
+    this.minute = minute
+    this.offset = offset
+    this.assumeToday = assumeToday
+    this.assumeYear = assumeYear
+    // fail2ban compares naive datetimes: a zoned result (UTC) against local `now`
+    this.cmpNow = offset === undefined ? now : now - nowDate.tzOffset * 60_000
+    return this
+  }
+
+  /** The time of the prepared fields with the seconds of `g`. */
+  finish(g: Readonly<DateFields>): number | null {
+    if (this.kind === 0) return null
+    if (this.kind === 1) return this.epoch
+    const second = num(g[S]) ?? 0
+    const { y, month, day, hour, minute, offset, cmpNow } = this
+    let t = localTime(y, month, day, hour, minute, second, offset)
+    if (t === null) return null
+    if (this.assumeToday && t > cmpNow) t -= DAY
+    if (this.assumeYear && t > cmpNow + DAY) t = localTime(y - 1, month, day, hour, minute, second, offset)
+    return t
+  }
+}
+/** The seconds' slot: the field finish() reads. */
+export const SECONDS_SLOT = S
+const SCRATCH = new TimeParts()
