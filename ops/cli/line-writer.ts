@@ -100,6 +100,18 @@ export class LineWriter {
     this.used += digits
   }
 
+  /** Adds the decimal digits of `n`, an integer in [0, 10 ** width),
+   *  zero-padded to `width` (String(n).padStart(width, '0')). */
+  padded(n: number, width: number): void {
+    if (this.used + width > SIZE) this.flush()
+    let x = n
+    for (let k = this.used + width - 1; k >= this.used; k--) {
+      this.buf[k] = 48 + (x % 10)
+      x = Math.floor(x / 10)
+    }
+    this.used += width
+  }
+
   /** Ends the current line. */
   end(): void {
     if (this.used + 1 > SIZE) this.flush()

@@ -10,6 +10,18 @@ const pad = (n: number, w = 2): string => String(Math.abs(n)).padStart(w, '0')
  *  up to the seconds, `tail` the offset. */
 let minute = { start: NaN, head: '', tail: '' }
 
+export type IsoMinute = Readonly<{ start: number; head: string; tail: string }>
+
+/** The minute localIso(ms) keeps for `ms`, or null when it keeps none for
+ *  it: then localIso(ms) is `head`, the seconds since `start` (two
+ *  digits), the milliseconds when not 0 (`.` and three digits), `tail`.
+ *  Lets a caller write the text without making it. */
+export function isoMinute(ms: number): IsoMinute | null {
+  if (!(ms >= minute.start && ms < minute.start + 60_000 && Number.isInteger(ms))) localIso(ms)
+  const m = minute
+  return ms >= m.start && ms < m.start + 60_000 && Number.isInteger(ms) ? m : null
+}
+
 /** `ms` (since the epoch) in the process's time zone. */
 export function localIso(ms: number): string {
   const m = minute

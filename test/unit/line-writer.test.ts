@@ -59,3 +59,19 @@ t.test('given constant bytes and JSON strings across buffer boundaries, then the
   w.flush()
   t.equal(Buffer.concat(chunks).toString('utf8'), texts.map((s) => `{"s":${JSON.stringify(s)}}\n`).join('') + 'a'.repeat(70_000) + '\n')
 })
+
+t.test('given numbers written zero-padded across buffer boundaries, then each is String(n).padStart(width, "0")', async (t) => {
+  const chunks: Buffer[] = []
+  const w = new LineWriter((c) => chunks.push(Buffer.from(c)))
+  let want = ''
+  for (let i = 0; i < 30_000; i++) {
+    const width = 1 + (i % 4)
+    const n = (i * 7919) % 10 ** width
+    w.text('x')
+    w.padded(n, width)
+    w.end()
+    want += `x${String(n).padStart(width, '0')}\n`
+  }
+  w.flush()
+  t.equal(Buffer.concat(chunks).toString('utf8'), want)
+})

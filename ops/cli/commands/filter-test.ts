@@ -10,7 +10,7 @@ import { builtinFilter } from '../../../services/watcher/filters/builtin.js'
 import type { LineFilter } from '../../../services/watcher/filters/filter.js'
 import { parse, type CliIO, type Command } from '../command.js'
 import { LineWriter } from '../line-writer.js'
-import { localIso } from '../local-iso.js'
+import { isoMinute, localIso, type IsoMinute } from '../local-iso.js'
 import { UsageError } from '../usage-error.js'
 
 const MAX_LINE = 64 * 1024
@@ -21,6 +21,7 @@ const JSON_TIME = Buffer.from(',"time":"')
 const JSON_USER = Buffer.from('","user":')
 const JSON_CLOSE = Buffer.from('}')
 const JSON_END = Buffer.from('"}')
+const DOT = Buffer.from('.')
 
 /** The line onLine() was given: without its \n, cut at MAX_LINE. */
 const lineText = (raw: string, nl: boolean): string => {
@@ -126,9 +127,13 @@ function runTest(
   let ignored = 0
   let missed = 0
   const out = new LineWriter((chunk) => process.stdout.write(chunk))
-  /** The last time written and its text (failures come many to the second). */
-  let isoAt = NaN
-  let iso = ''
+  /** The local minute of the last time written (isoMinute), and its text
+   *  as bytes: `,"time":"` and its head; its tail, then `","user":`, or
+   *  `"}` (failures come many to the minute). */
+  let minute: IsoMinute | null = null
+  let timeHead = JSON_TIME
+  let tailUser = JSON_USER
+  let tailEnd = JSON_END
   /** `raw`: a line, followed by its \n when `nl` (the engine then searches
    *  slices of it: Fail2banFilter.processTerminated). */
   const onLine = (raw: string, nl: boolean): void => {
@@ -164,21 +169,36 @@ function runTest(
       matched++
       // JSON.stringify({ line, host, time, user? }), written out: no object per line
       if (opts.json) {
-        if (time !== isoAt) {
-          iso = localIso(time)
-          isoAt = time
-        }
         out.bytes(JSON_LINE)
         out.int(lineNo)
         out.bytes(JSON_HOST)
         out.json(host)
-        out.bytes(JSON_TIME)
-        out.text(iso)
+        // the time's text, localIso(time), written from its minute's bytes
+        const m = isoMinute(time)
+        if (m !== null) {
+          if (m !== minute) {
+            minute = m
+            timeHead = Buffer.from(`,"time":"${m.head}`)
+            tailUser = Buffer.from(`${m.tail}","user":`)
+            tailEnd = Buffer.from(`${m.tail}"}`)
+          }
+          const rest = time - m.start
+          out.bytes(timeHead)
+          out.padded(Math.floor(rest / 1000), 2)
+          if (rest % 1000 !== 0) {
+            out.bytes(DOT)
+            out.padded(rest % 1000, 3)
+          }
+          out.bytes(user !== undefined ? tailUser : tailEnd)
+        } else {
+          out.bytes(JSON_TIME)
+          out.text(localIso(time))
+          out.bytes(user !== undefined ? JSON_USER : JSON_END)
+        }
         if (user !== undefined) {
-          out.bytes(JSON_USER)
           out.json(user)
           out.bytes(JSON_CLOSE)
-        } else out.bytes(JSON_END)
+        }
         out.end()
       }
     }
