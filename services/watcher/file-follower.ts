@@ -228,8 +228,11 @@ export class FileFollower {
     }
     const t = this.#cur
     const st = await this.#statPath()
-    await this.#follow(t)
-    if (st !== undefined && (st.dev !== t.dev || st.ino !== t.ino)) {
+    const same = st !== undefined && st.dev === t.dev && st.ino === t.ino
+    // The path still names the open file: its stat is the file's, so an
+    // idle poll costs this one stat (no fstat, no read).
+    await this.#follow(t, same ? Number(st.size) : undefined)
+    if (st !== undefined && !same) {
       await this.#finish(t)
       this.#cur = undefined
       await t.fh.close()
@@ -288,12 +291,16 @@ export class FileFollower {
   }
 
   /** Reads what was appended to `t`, after checking that it was not
-   *  truncated (copytruncate) or rewritten in place. */
-  async #follow(t: Tracked): Promise<void> {
-    const size = Number((await t.fh.stat({ bigint: true })).size)
+   *  truncated (copytruncate) or rewritten in place. `knownSize`: the
+   *  file's size from a stat just taken (else fstat). */
+  async #follow(t: Tracked, knownSize?: number): Promise<void> {
+    const size = knownSize ?? Number((await t.fh.stat({ bigint: true })).size)
     if (size < t.pos || (t.id !== undefined && size > t.pos && !(await prefixMatches(t.fh, t.id.prefix)))) {
       await this.#restartAfterTruncation(t)
     }
+    // Nothing appended since the last read (growth after this stat is
+    // read at the next poll, as growth after a read always was).
+    if (t.id !== undefined && size === t.pos) return
     if (t.id === undefined) {
       t.id = await this.#identify(t.fh, t.dev, t.ino, false)
       if (t.id === undefined) return
