@@ -2,6 +2,7 @@
 // LogEventBatch per events subject, in log order and within the size
 // bounds; message ids come from the ids the batch holds; a one-event batch
 // is the LedgerInput earlier watchers published.
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import type { BusInput, LogEvent } from '../../ledger/rules/types.js'
 import { batchMsgId, outgoingOf } from '../../services/bus/nats/event-batches.js'
@@ -43,6 +44,9 @@ t.test('message ids: the same ids make the same id, other boundaries another', a
   t.not(batchMsgId(ids), batchMsgId(ids.slice(0, 2)))
   t.not(batchMsgId(ids), batchMsgId([ids[0] as string, ids[2] as string, ids[1] as string]))
   t.match(batchMsgId(ids), /^web1\.example\.org\/7:9:ab\/100\/ssh\+2:[A-Za-z0-9_-]{22}$/)
+  const hash = createHash('sha256')
+  for (const id of ids) hash.update(id).update('\n')
+  t.equal(batchMsgId(ids), `${ids[0] as string}+2:${hash.digest('base64url').slice(0, 22)}`, 'sha256 of each id and a newline (as watchers before)')
 })
 
 t.test('a batch holds at most 1,000 events and 512 KiB', async t => {

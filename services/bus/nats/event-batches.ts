@@ -30,8 +30,9 @@ const sizeBound = (e: LogEvent): number =>
 /** The Nats-Msg-Id of a batch holding the events with `ids`, in order. */
 export function batchMsgId(ids: readonly string[]): string {
   if (ids.length === 1) return ids[0] as string
-  const hash = createHash('sha256')
-  for (const id of ids) hash.update(id).update('\n')
+  // Each id and a newline, hashed in one call (2,000 calls per full batch
+  // cost more than the hashing).
+  const hash = createHash('sha256').update(`${ids.join('\n')}\n`)
   return `${ids[0] as string}+${ids.length - 1}:${hash.digest('base64url').slice(0, 22)}`
 }
 
@@ -42,12 +43,20 @@ export function outgoingOf(inputs: readonly BusInput[], names: NatsNames, host: 
   const flush = (subject: string, events: readonly LogEvent[]): void => {
     out.push({ subject, data: encodeLogEventBatch(events), msgID: batchMsgId(events.map(e => e.id)), ack: true })
   }
+  // The subject of the last host and jail seen: a publish is mostly one of each.
+  let lastHost: string | undefined
+  let lastJail: string | undefined
+  let subject = ''
   for (const input of inputs) {
     if (input.type !== 'log') {
       out.push({ subject: names.commands(host), data: encodeInput(input), msgID: input.id, ack: true })
       continue
     }
-    const subject = names.events(input.host, input.jail)
+    if (input.host !== lastHost || input.jail !== lastJail) {
+      lastHost = input.host
+      lastJail = input.jail
+      subject = names.events(input.host, input.jail)
+    }
     const size = sizeBound(input)
     let batch = open.get(subject)
     if (batch !== undefined && (batch.events.length === MAX_EVENTS || batch.bytes + size > MAX_BYTES)) {
