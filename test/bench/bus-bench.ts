@@ -397,10 +397,12 @@ function perSecond(samples: readonly Sample[]): string {
 
 /** CPU seconds each process used since it was added (or since reset). */
 class CpuMeter {
-  readonly #start = new Map<string, { pid: number; cpu: number }>()
+  readonly #start = new Map<string, { pid: number; cpu: number; startup?: number }>()
   #bench = process.cpuUsage()
+  /** `fromZero`: since the process started; what it used until now (its
+   *  start-up: node, modules, config, connecting) is printed apart. */
   add(name: string, pid: number, fromZero = false): void {
-    this.#start.set(name, { pid, cpu: fromZero ? 0 : cpuSeconds(pid) })
+    this.#start.set(name, fromZero ? { pid, cpu: 0, startup: cpuSeconds(pid) } : { pid, cpu: cpuSeconds(pid) })
   }
   reset(): void {
     for (const [name, s] of this.#start) this.#start.set(name, { pid: s.pid, cpu: cpuSeconds(s.pid) })
@@ -408,8 +410,9 @@ class CpuMeter {
   }
   read(): string {
     const b = process.cpuUsage(this.#bench)
-    return [...[...this.#start].map(([name, s]) => `${name} ${fmt(cpuSeconds(s.pid) - s.cpu, 1)}`),
-      `bench (probe) ${fmt((b.user + b.system) / 1e6, 1)}`].join(', ')
+    return [...[...this.#start].map(([name, s]) =>
+      `${name} ${fmt(cpuSeconds(s.pid) - s.cpu, 1)}${s.startup === undefined ? '' : ` (${fmt(s.startup, 1)} of it starting)`}`),
+    `bench (probe) ${fmt((b.user + b.system) / 1e6, 1)}`].join(', ')
   }
 }
 
@@ -462,7 +465,7 @@ async function ingest(drain: boolean): Promise<void> {
       const probed = probe(jsm, counter, s => s.ledger >= INGEST_EVENTS, s => s.ledgerMessages, alive)
       const watchers = await Promise.all(watcherConfigs.map(w => startProc(w.host, w.config, ['watcher'], prof)))
       procs.push(...watchers)
-      for (const w of watchers) cpu.add(w.name, w.pid, true) // from their start
+      for (const w of watchers) cpu.add(w.name, w.pid, true) // from their start, start-up apart
       samples = await probed
     } else {
       await stopProc(ledger)
