@@ -124,31 +124,52 @@ function readEvent(r: protobuf.Reader, end: number): DomainEvent {
   }
 }
 
+/** Reads entries one after another into itself (replay's loop: no
+ *  reader, entry or events array made per entry). What one read() leaves
+ *  here holds until the next read(). */
+export class EntryEventsReader {
+  seq = 0
+  at = 0
+  readonly events: DomainEvent[] = []
+  #r: protobuf.Reader | null = null
+
+  /** Reads the entry in bytes[start, end); same result as
+   *  wire.decodeEntryEvents of those bytes. */
+  read(bytes: Uint8Array, start = 0, end = bytes.length): this {
+    let r = this.#r
+    if (r === null || r.buf !== bytes) r = this.#r = protobuf.Reader.create(bytes)
+    r.pos = start
+    r.len = end
+    let seq = 0
+    let at = 0
+    const events = this.events
+    events.length = 0
+    try {
+      while (r.pos < r.len) {
+        const tag = r.uint32()
+        switch (tag) {
+          case (1 << 3) | 0: seq = int64(r, 'seq', true); break
+          case (2 << 3) | 0: at = int64(r, 'at'); break
+          case (4 << 3) | 2: {
+            const end = r.uint32() + r.pos
+            events.push(readEvent(r, end))
+            break
+          }
+          default: r.skipType(tag & 7)
+        }
+      }
+    } catch (err) {
+      if (err instanceof WireError) throw err
+      throw new WireError(`LedgerEntry: ${(err as Error).message}`, { cause: err })
+    }
+    this.seq = seq
+    this.at = at
+    return this
+  }
+}
+
 /** Same result as wire.decodeEntryEvents of bytes[start, end), faster. */
 export function decodeEntryEventsFast(bytes: Uint8Array, start = 0, end = bytes.length): Pick<LedgerEntry, 'seq' | 'at' | 'events'> {
-  const r = protobuf.Reader.create(bytes)
-  r.pos = start
-  r.len = end
-  let seq = 0
-  let at = 0
-  const events: DomainEvent[] = []
-  try {
-    while (r.pos < r.len) {
-      const tag = r.uint32()
-      switch (tag) {
-        case (1 << 3) | 0: seq = int64(r, 'seq', true); break
-        case (2 << 3) | 0: at = int64(r, 'at'); break
-        case (4 << 3) | 2: {
-          const end = r.uint32() + r.pos
-          events.push(readEvent(r, end))
-          break
-        }
-        default: r.skipType(tag & 7)
-      }
-    }
-  } catch (err) {
-    if (err instanceof WireError) throw err
-    throw new WireError(`LedgerEntry: ${(err as Error).message}`, { cause: err })
-  }
-  return { seq, at, events }
+  const { seq, at, events } = new EntryEventsReader().read(bytes, start, end)
+  return { seq, at, events: [...events] }
 }

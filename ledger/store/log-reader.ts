@@ -2,7 +2,7 @@
 // alone), verify (replay equals the stored projection), time travel ("as
 // of" a past time) and explain (the entries that touched one address).
 import { Buffer } from 'node:buffer'
-import { decodeEntryEventsFast } from '../../proto/entry-events-decoder.js'
+import { EntryEventsReader } from '../../proto/entry-events-decoder.js'
 import { forEachEntry } from '../../proto/ledger-chunk.js'
 import { decodeEntry, encodeState } from '../../proto/wire.js'
 import { applyEvent, copyState, type MutableState } from '../rules/evolve.js'
@@ -31,10 +31,11 @@ export async function replay(
   let entries = 0
   let lastSeq = 0
   const until = opts.until ?? Infinity
+  const reader = new EntryEventsReader()
   for await (const values of store.logValues()) {
     for (const value of values) {
       forEachEntry(value, (start, end) => {
-        const entry = decodeEntryEventsFast(value, start, end)
+        const entry = reader.read(value, start, end)
         lastSeq = entry.seq
         if (entry.at > until) return
         applyEntry(states, entry.events)
