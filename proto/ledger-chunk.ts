@@ -17,6 +17,32 @@ const varintSize = (n: number): number => {
   return size
 }
 
+/** At most this many entries in one chunk, and no more encoded bytes than
+ *  CHUNK_MAX_BYTES unless a single entry is larger (it then goes alone):
+ *  the bounds of a stored log value and of a ledger stream message (well
+ *  under nats-server's 1 MiB max_payload; an entry of a log event is about
+ *  250 bytes). */
+export const CHUNK_MAX_ENTRIES = 1000
+export const CHUNK_MAX_BYTES = 256 * 1024
+
+/** `items` cut into runs of consecutive items that fit one chunk each
+ *  (CHUNK_MAX_*); `bytesOf` gives an item's encoded entry. */
+export function* chunkRuns<T>(items: readonly T[], bytesOf: (item: T) => Uint8Array): Generator<T[]> {
+  let first = 0
+  let bytes = 0
+  for (let i = 0; i < items.length; i++) {
+    const length = (bytesOf(items[i] as T)).length
+    const size = 1 + varintSize(length) + length
+    if (i > first && (i - first === CHUNK_MAX_ENTRIES || bytes + size > CHUNK_MAX_BYTES)) {
+      yield items.slice(first, i)
+      first = i
+      bytes = 0
+    }
+    bytes += size
+  }
+  if (first < items.length) yield items.slice(first)
+}
+
 /** The chunk of these encoded entries (in ledger order). */
 export function encodeChunk(entries: readonly Uint8Array[]): Uint8Array {
   let size = 0

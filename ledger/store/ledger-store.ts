@@ -10,7 +10,7 @@
 // Entries, their ids and the projection rows they change are written in one
 // batch, synced (group commit: one fsync per batch, never per event). The
 // entries of a batch are stored together, as LedgerChunks of consecutive
-// entries (CHUNK_MAX_*): one LevelDB value per chunk, not per entry, which
+// entries (ledger-chunk.ts's CHUNK_MAX_*): one LevelDB value per chunk, not per entry, which
 // cut replay's reading to a fraction (bench:ledger). Format 1 stored one
 // LedgerEntry per value; such values stay readable (an entry's first byte is
 // 0x08, a chunk's 0x0a), so a format-1 ledger is upgraded by marking it 2.
@@ -18,7 +18,7 @@ import { Buffer } from 'node:buffer'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { encodeChunk, entrySeq, entrySeqs, forEachEntry } from '../../proto/ledger-chunk.js'
+import { chunkRuns, encodeChunk, entrySeq, entrySeqs, forEachEntry } from '../../proto/ledger-chunk.js'
 import { decodeState } from '../../proto/wire.js'
 import type { AddressState } from '../rules/types.js'
 
@@ -28,11 +28,6 @@ const SEQ_DIGITS = 16
 export const FORMAT_VERSION = '2'
 /** Formats this version opens, upgrading them to FORMAT_VERSION. */
 const UPGRADES_FROM = new Set(['1'])
-/** A chunk holds at most this many entries, and no more bytes than this
- *  unless it is a single entry (values of this size keep LevelDB's
- *  compactions and a reader's memory small). */
-const CHUNK_MAX_ENTRIES = 1000
-const CHUNK_MAX_BYTES = 256 * 1024
 /** A quiet ledger appends a few entries per batch. Its small chunks (each
  *  under both bounds) are merged, TAIL_MERGE of them at the end of the log
  *  into one, so that replay reads few values whatever the traffic was: each
@@ -158,37 +153,25 @@ export class LedgerStore {
     const ids = this.#ids.prefix
     const state = this.#state.prefix
     const b = this.#db.batch()
-    const { entries } = batch
     let tail = this.#tail
-    for (let first = 0; first < entries.length;) {
-      let end = first + 1
-      let bytes = (entries[first] as AppendBatch['entries'][number]).bytes.length
-      while (end < entries.length && end - first < CHUNK_MAX_ENTRIES) {
-        bytes += (entries[end] as AppendBatch['entries'][number]).bytes.length
-        if (bytes > CHUNK_MAX_BYTES) break
-        end++
-      }
-      const chunk = entries.slice(first, end)
-      const key = seqKey((chunk[0] as AppendBatch['entries'][number]).seq)
-      const value = encodeChunk(chunk.map(e => e.bytes))
-      for (const e of chunk) if (e.id !== null) b.put(ids + e.id, latin1(String(e.seq)))
-      first = end
-      if (chunk.length >= SMALL_ENTRIES || value.length >= SMALL_BYTES) {
-        b.put(log + key, value)
+    for (const run of chunkRuns(batch.entries, e => e.bytes)) {
+      for (const e of run) if (e.id !== null) b.put(ids + e.id, latin1(String(e.seq)))
+      const chunk = { key: seqKey((run[0] as AppendBatch['entries'][number]).seq), value: encodeChunk(run.map(e => e.bytes)) }
+      const [head, ...merged] = tail
+      if (run.length >= SMALL_ENTRIES || chunk.value.length >= SMALL_BYTES) {
+        b.put(log + chunk.key, chunk.value)
         tail = []
-        continue
+      } else if (head === undefined || tail.length + 1 < TAIL_MERGE) {
+        b.put(log + chunk.key, chunk.value)
+        tail = [...tail, chunk]
+      } else {
+        // Chunks concatenate into the chunk of all their entries: one value
+        // under the first key (the lookup by sequence finds it), the others
+        // deleted (this one was never put).
+        b.put(log + head.key, Buffer.concat([...tail.map(c => c.value), chunk.value]))
+        for (const c of merged) b.del(log + c.key)
+        tail = []
       }
-      tail = [...tail, { key, value }]
-      if (tail.length < TAIL_MERGE) {
-        b.put(log + key, value)
-        continue
-      }
-      // Chunks concatenate into the chunk of all their entries. The first
-      // key stays (the lookup by sequence finds it); the others go.
-      const [head, ...rest] = tail as [{ key: string; value: Bytes }, ...{ key: string; value: Bytes }[]]
-      b.put(log + head.key, Buffer.concat(tail.map(c => c.value)))
-      for (const c of rest) if (c !== tail[tail.length - 1]) b.del(log + c.key)
-      tail = []
     }
     for (const s of batch.states) {
       if (s.state === null) b.del(state + s.key)

@@ -1,6 +1,6 @@
 // The ledger stream in chunks (ledger-publisher.ts, ledger-messages.ts):
 // the publisher packs consecutive entries into LedgerChunk messages (at
-// most CHUNK_ENTRIES each), expects the stream's last sequence as it counts
+// most CHUNK_MAX_ENTRIES each), expects the stream's last sequence as it counts
 // it, and after a restart resumes from the last entry of the stream's last
 // message, with no entry or decision twice; it also resumes after a stream
 // written before chunks (one LedgerEntry per message); a stream ahead of
@@ -9,7 +9,7 @@ import { connect, headers, type JetStreamManager } from 'nats'
 import t from 'tap'
 import { decisionsOf } from '../../ledger/rules/decisions.js'
 import { decodeDecision, encodeDecision, encodeEntry } from '../../proto/wire.js'
-import { CHUNK_ENTRIES } from '../../services/bus/nats/ledger-publisher.js'
+import { CHUNK_MAX_ENTRIES } from '../../proto/ledger-chunk.js'
 import { MemoryFeed, natsBus, publishedSeq, streamEntries } from '../helpers/bus-kit.js'
 import { requireNatsServer, startNats } from '../helpers/nats-server.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -38,7 +38,7 @@ t.test('entries go out in chunks, and a new publisher resumes after the last one
   await first.publishLedger(feed)
   await waitFor(async () => await publishedSeq(jsm) === 2500, { what: '2,500 entries in the stream', timeout: 20_000 })
   const { state } = await jsm.streams.info('BANLEDGER_LEDGER')
-  t.equal(state.messages, Math.ceil(2500 / CHUNK_ENTRIES), `in messages of at most ${CHUNK_ENTRIES} entries`)
+  t.equal(state.messages, Math.ceil(2500 / CHUNK_MAX_ENTRIES), `in messages of at most ${CHUNK_MAX_ENTRIES} entries`)
   t.equal((await jsm.streams.getMessage('BANLEDGER_LEDGER', { seq: 1 })).header?.get('Nats-Msg-Id') ?? '', '', 'no message id: the expected last sequence orders them')
   await first.close()
 

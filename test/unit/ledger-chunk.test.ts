@@ -3,7 +3,7 @@
 // single entry reads as a chunk of one, and bytes that are neither are
 // refused with a WireError.
 import t from 'tap'
-import { encodeChunk, entriesOf, entrySeq, entrySeqs } from '../../proto/ledger-chunk.js'
+import { CHUNK_MAX_BYTES, CHUNK_MAX_ENTRIES, chunkRuns, encodeChunk, entriesOf, entrySeq, entrySeqs } from '../../proto/ledger-chunk.js'
 import { decodeEntry, encodeEntry, WireError, wireTypes } from '../../proto/wire.js'
 import type { LedgerEntry } from '../../ledger/rules/types.js'
 import { T0 } from '../helpers/rules.js'
@@ -54,4 +54,15 @@ t.test('given bytes that are not a chunk, when read, then a WireError names the 
   t.throws(() => entriesOf(new Uint8Array(0).subarray(0)), WireError, 'nothing')
   t.throws(() => entriesOf(Uint8Array.of(0x0a)), WireError, 'a tag without a length')
   t.throws(() => entriesOf(Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)), WireError, 'an overlong length')
+})
+
+t.test('given more entries or bytes than one chunk holds, when cut into runs, then each run fits a chunk and an oversized entry goes alone', async t => {
+  const small = Array.from({ length: 2500 }, () => new Uint8Array(10))
+  t.same([...chunkRuns(small, b => b)].map(r => r.length), [CHUNK_MAX_ENTRIES, CHUNK_MAX_ENTRIES, 500], 'by count')
+  const big = new Uint8Array(CHUNK_MAX_BYTES)
+  const half = new Uint8Array(CHUNK_MAX_BYTES / 2)
+  t.same([...chunkRuns([half, half, big, half], b => b)].map(r => r.map(b => b.length)),
+    [[half.length], [half.length], [big.length], [half.length]], 'by encoded bytes (each with its tag and length)')
+  t.same([...chunkRuns([], b => b)], [])
+  t.ok([...chunkRuns(small, b => b)].every(run => encodeChunk(run).length <= CHUNK_MAX_BYTES))
 })

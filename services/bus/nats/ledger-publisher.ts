@@ -2,8 +2,8 @@
 // decisions to the decisions stream, in ledger order, exactly once each.
 //
 // The ledger stream carries LedgerChunks: the consecutive entries of a
-// publish go in messages of at most CHUNK_ENTRIES entries and CHUNK_BYTES
-// bytes (one message per entry cost nats-server about 7 us of CPU per
+// publish go in messages within ledger-chunk.ts's CHUNK_MAX_* bounds (one
+// message per entry cost nats-server about 7 us of CPU per
 // event, and the ledger 3 more). So the stream sequence is not the ledger
 // sequence: each message expects the stream's last sequence as counted
 // here, as the decisions do in theirs, and the server refuses anything out
@@ -24,7 +24,7 @@ import type { JetStreamManager } from 'nats'
 import type { Logger } from 'pino'
 import { decisionsOf } from '../../../ledger/rules/decisions.js'
 import { decodeDecision, encodeDecision } from '../../../proto/wire.js'
-import { encodeChunk } from '../../../proto/ledger-chunk.js'
+import { chunkRuns, encodeChunk } from '../../../proto/ledger-chunk.js'
 import { BusError, type Committed, type LedgerFeed } from '../bus.js'
 import { Backoff } from './backoff.js'
 import type { BatchPublisher, Outgoing } from './batch-publish.js'
@@ -32,13 +32,6 @@ import { ledgerStreamEnd } from './ledger-messages.js'
 import type { NatsNames } from './nats-names.js'
 
 const BATCH = 5000
-/** Entries per ledger stream message, at most: well under nats-server's
- *  1 MiB max_payload (an entry of a log event is about 250 bytes), small
- *  enough that a reader looking for one entry fetches little. */
-export const CHUNK_ENTRIES = 1000
-/** Bytes per ledger stream message, at most (unless one entry is larger:
- *  it then goes alone). */
-export const CHUNK_BYTES = 512 * 1024
 /** Entries kept from commits for publishing without reading the store back. */
 const LIVE_MAX = 50_000
 const PUBLISH_TIMEOUT = 10_000
@@ -169,26 +162,17 @@ export class LedgerPublisher {
     const out: Outgoing[] = []
     let lastDecision = -1
     let streamSeq = this.#ledgerStreamSeq
-    let chunk: Uint8Array[] = []
-    let bytes = 0
-    const flush = (): void => {
-      out.push({ subject: names.ledger, data: encodeChunk(chunk), lastSequence: streamSeq, ack: false })
-      streamSeq++
-      chunk = []
-      bytes = 0
+    for (const run of chunkRuns(entries, c => c.bytes)) {
+      for (const { entry: e } of run) {
+        decisionsOf(e).forEach((d, i) => {
+          if (e.seq < this.#partial.seq || (e.seq === this.#partial.seq && i <= this.#partial.index)) return
+          lastDecision = out.length
+          out.push({ subject: names.decisions(d.jail), data: encodeDecision(d), msgID: d.id, lastSequence: this.#decisionsSeq, ack: false })
+          this.#decisionsSeq++
+        })
+      }
+      out.push({ subject: names.ledger, data: encodeChunk(run.map(c => c.bytes)), lastSequence: streamSeq++, ack: false })
     }
-    for (const { entry: e, bytes: b } of entries) {
-      if (chunk.length > 0 && (chunk.length === CHUNK_ENTRIES || bytes + b.length + 6 > CHUNK_BYTES)) flush()
-      decisionsOf(e).forEach((d, i) => {
-        if (e.seq < this.#partial.seq || (e.seq === this.#partial.seq && i <= this.#partial.index)) return
-        lastDecision = out.length
-        out.push({ subject: names.decisions(d.jail), data: encodeDecision(d), msgID: d.id, lastSequence: this.#decisionsSeq, ack: false })
-        this.#decisionsSeq++
-      })
-      chunk.push(b)
-      bytes += b.length + 6
-    }
-    flush()
     // Each message expects the one before it in its stream as the stream's
     // last, so the last of each stream is stored only if all before it
     // were: only those two are acknowledged. A pub ack is most of what a
