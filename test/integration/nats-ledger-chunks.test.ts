@@ -5,13 +5,13 @@
 // message, with no entry or decision twice; it also resumes after a stream
 // written before chunks (one LedgerEntry per message); a stream ahead of
 // the ledger is refused (BANLEDGER_BUS_DIVERGED).
-import { connect, headers, type JetStreamManager } from 'nats'
-import t from 'tap'
+import { connect, headers, type JetStreamManager, type NatsConnection } from 'nats'
+import t, { type Test } from 'tap'
 import { decisionsOf } from '../../ledger/rules/decisions.js'
 import { decodeDecision, encodeDecision, encodeEntry } from '../../proto/wire.js'
 import { CHUNK_MAX_ENTRIES } from '../../proto/ledger-chunk.js'
 import { MemoryFeed, natsBus, publishedSeq, streamEntries } from '../helpers/bus-kit.js'
-import { requireNatsServer, startNats } from '../helpers/nats-server.js'
+import { requireNatsServer, startNats, type NatsServer } from '../helpers/nats-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const T0 = Date.UTC(2026, 10, 2, 10)
@@ -26,12 +26,20 @@ async function decisionIds(jsm: JetStreamManager): Promise<string[]> {
   return out
 }
 
-t.test('entries go out in chunks, and a new publisher resumes after the last one: each entry and decision once', async t => {
-  if (!(await requireNatsServer(t))) return
+/** A nats-server of the test's own and a connection to it; null (the test
+ *  skips) without nats-server. */
+async function freshServer(t: Test): Promise<{ server: NatsServer; nc: NatsConnection; jsm: JetStreamManager } | null> {
+  if (!(await requireNatsServer(t))) return null
   const server = await startNats(t)
   const nc = await connect({ servers: server.url })
   t.teardown(() => nc.close())
-  const jsm = await nc.jetstreamManager()
+  return { server, nc, jsm: await nc.jetstreamManager() }
+}
+
+t.test('entries go out in chunks, and a new publisher resumes after the last one: each entry and decision once', async t => {
+  const fresh = await freshServer(t)
+  if (fresh === null) return
+  const { server, jsm } = fresh
   const feed = new MemoryFeed()
   feed.commitBans(ips(0, 2500), T0) // before the publisher starts: read back from the feed
   const first = await natsBus(t, server, { host: 'core' })
@@ -54,11 +62,9 @@ t.test('entries go out in chunks, and a new publisher resumes after the last one
 })
 
 t.test('after a stream written one entry per message, with some decisions of later entries out: the publisher goes on from there', async t => {
-  if (!(await requireNatsServer(t))) return
-  const server = await startNats(t)
-  const nc = await connect({ servers: server.url })
-  t.teardown(() => nc.close())
-  const jsm = await nc.jetstreamManager()
+  const fresh = await freshServer(t)
+  if (fresh === null) return
+  const { server, nc, jsm } = fresh
   const feed = new MemoryFeed()
   feed.commitBans(ips(0, 8), T0)
   // As the version before chunks published: entry 1..5, one per message,
@@ -84,11 +90,9 @@ t.test('after a stream written one entry per message, with some decisions of lat
 })
 
 t.test('a ledger stream ahead of the ledger is refused: BANLEDGER_BUS_DIVERGED', async t => {
-  if (!(await requireNatsServer(t))) return
-  const server = await startNats(t)
-  const nc = await connect({ servers: server.url })
-  t.teardown(() => nc.close())
-  const jsm = await nc.jetstreamManager()
+  const fresh = await freshServer(t)
+  if (fresh === null) return
+  const { server, jsm } = fresh
   const ahead = new MemoryFeed()
   ahead.commitBans(ips(0, 30), T0)
   await (await natsBus(t, server, { host: 'core' })).publishLedger(ahead)
