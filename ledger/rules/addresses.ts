@@ -14,10 +14,14 @@ const MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/
 export function canonicalAddress(text: string): string | null {
   if (text.length > MAX_ADDRESS_TEXT) return null
   if (isDottedQuad(text)) return text
+  return plainIpv6(text) ?? ipv6ByUrl(text)
+}
+
+/** canonicalAddress for any IPv6 text, through WHATWG URL's IPv6 host
+ *  parser: strict (RFC 4291 text forms only), serialising as RFC 5952; the
+ *  character check keeps `text` inside the brackets. */
+export function ipv6ByUrl(text: string): string | null {
   if (!text.includes(':') || !IPV6_CHARS.test(text)) return null
-  // WHATWG URL's IPv6 host parser is strict (RFC 4291 text forms only) and
-  // serialises as RFC 5952; the character check above keeps `text` inside
-  // the brackets.
   let host: string
   try {
     host = new URL(`http://[${text}]/`).hostname
@@ -32,6 +36,100 @@ export function canonicalAddress(text: string): string | null {
     return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
   }
   return v6
+}
+
+const pieces = new Uint16Array(8)
+
+/** The canonical text of the usual IPv6 text: 8 groups of 1 to 4 hex
+ *  digits, or fewer with one `::` standing for at least one zero group;
+ *  undefined for anything else (dotted IPv4 parts, odd or invalid forms),
+ *  which ipv6ByUrl then decides. By hand: a URL costs about 1 us and a
+ *  flood from an IPv6 range repeats few addresses. The answer is
+ *  ipv6ByUrl's (test/unit/addresses-ipv6.test.ts compares them). */
+export function plainIpv6(text: string): string | undefined {
+  const length = text.length
+  if (length < 2 || length > 39) return undefined
+  let n = 0
+  let compress = -1
+  let i = 0
+  /** No upper case, no leading zero: the text may be canonical already. */
+  let canonical = true
+  if (text.charCodeAt(0) === COLON) {
+    if (text.charCodeAt(1) !== COLON) return undefined
+    compress = 0
+    i = 2
+  }
+  while (i < length) {
+    if (n === 8) return undefined
+    if (text.charCodeAt(i) === COLON) {
+      if (compress !== -1) return undefined
+      compress = n
+      i++
+      continue
+    }
+    let value = 0
+    const start = i
+    while (i < length && i - start < 5) {
+      const c = text.charCodeAt(i)
+      const d = hexDigit(c)
+      if (d < 0) break
+      if (c >= 65 && c <= 70) canonical = false // upper case
+      value = value * 16 + d
+      i++
+    }
+    if (i === start || i - start > 4) return undefined
+    if (i - start > 1 && text.charCodeAt(start) === 48) canonical = false // a leading zero
+    pieces[n++] = value
+    if (i === length) break
+    if (text.charCodeAt(i) !== COLON || i + 1 === length) return undefined
+    i++
+  }
+  if (compress === -1 ? n !== 8 : n === 8) return undefined
+  // Move the pieces after `::` to the end and zero what it stands for.
+  if (compress !== -1) {
+    const after = n - compress
+    for (let k = 0; k < after; k++) pieces[7 - k] = pieces[n - 1 - k] as number
+    for (let k = compress; k < 8 - after; k++) pieces[k] = 0
+  }
+  // IPv4-mapped (::ffff:a.b.c.d) is written as IPv4, as canonicalAddress does.
+  if (pieces[0] === 0 && pieces[1] === 0 && pieces[2] === 0 && pieces[3] === 0 && pieces[4] === 0 && pieces[5] === 0xffff) {
+    const hi = pieces[6] as number
+    const lo = pieces[7] as number
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+  }
+  // RFC 5952: the first longest run of two or more zero groups becomes `::`.
+  let best = -1
+  let bestLength = 1
+  for (let k = 0; k < 8;) {
+    if (pieces[k] !== 0) { k++; continue }
+    let end = k + 1
+    while (end < 8 && pieces[end] === 0) end++
+    if (end - k > bestLength) { best = k; bestLength = end - k }
+    k = end
+  }
+  // Usually the text is canonical already (sshd writes inet_ntop's form):
+  // then it is the answer, with nothing built.
+  if (canonical && (compress === -1 ? best === -1 : compress === best && 8 - n === bestLength)) return text
+  let out = ''
+  for (let k = 0; k < 8; k++) {
+    if (k === best) {
+      out += k === 0 ? '::' : ':'
+      k += bestLength - 1
+      continue
+    }
+    out += (pieces[k] as number).toString(16)
+    if (k < 7) out += ':'
+  }
+  return out
+}
+
+const COLON = 58
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48
+  if (c >= 97 && c <= 102) return c - 87
+  if (c >= 65 && c <= 70) return c - 55
+  return -1
 }
 
 /** Only the plain dotted quad: four decimal parts of 0-255, no leading

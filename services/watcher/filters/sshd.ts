@@ -19,7 +19,7 @@
 // further left; canonicalAddress then validates it.
 // Every pattern is a single pass of one free `.*` against fixed literals and
 // single tokens: no nested quantifiers, linear in the line's length.
-import { canonicalIp } from './address.js'
+import { canonicalAddress } from '../../../ledger/rules/addresses.js'
 import { truncateUser, type FilterMatch, type LineFilter } from './filter.js'
 import { parseSyslogTime } from './syslog-time.js'
 
@@ -114,7 +114,7 @@ class SshdFilter implements LineFilter {
       if (!message.startsWith(rule.prefix)) continue
       const groups = rule.pattern.exec(message)?.groups
       if (groups === undefined) continue
-      const ip = canonicalIp(groups.ip ?? '')
+      const ip = canonicalAddress(groups.ip ?? '')
       if (ip === null) return null
       const user = groups.user
       return user === undefined || user === ''
