@@ -6,7 +6,7 @@
 // that it agrees with decodeEntryEvents on every event type.
 import protobuf from 'protobufjs'
 import type {
-  BanReason, DomainEvent, FailureOutcome, LedgerEntry, LiftReason,
+  BanReason, DomainEvent, FailureOutcome, LiftReason,
 } from '../ledger/rules/types.js'
 import { WireError } from './wire.js'
 
@@ -166,10 +166,4 @@ export class EntryEventsReader {
     this.at = at
     return this
   }
-}
-
-/** Same result as wire.decodeEntryEvents of bytes[start, end), faster. */
-export function decodeEntryEventsFast(bytes: Uint8Array, start = 0, end = bytes.length): Pick<LedgerEntry, 'seq' | 'at' | 'events'> {
-  const { seq, at, events } = new EntryEventsReader().read(bytes, start, end)
-  return { seq, at, events: [...events] }
 }
