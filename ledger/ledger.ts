@@ -46,6 +46,9 @@ type Call = {
   reject: (e: unknown) => void
 }
 type Pending = { input: LedgerInput; call: Call; index: number }
+/** A batch taken from the queue: its inputs' ids, and the lookup of the
+ *  sequences they were stored under (issued when it was taken). */
+type Taken = { batch: Pending[]; ids: string[]; storedSeqs: Promise<(number | undefined)[]> }
 
 /** One (jail, address) the ledger tracks: its state, and the earliest time
  *  it has in the due index (Infinity: none), so that the heap holds about
@@ -190,23 +193,40 @@ export class Ledger {
    *  written only once N is durable, so the log never holds N+1 without N. */
   async #drain(): Promise<void> {
     let writing: Promise<void> | null = null
-    while (this.#queue.length > 0 && this.#failed === null) {
-      const batch = this.#queue.splice(0, this.#maxBatch)
+    let next = this.#take()
+    while (next !== null) {
       let prepared: Prepared | null = null
       try {
-        prepared = await this.#prepare(batch)
+        prepared = await this.#prepare(next)
       } catch (err) {
-        this.#fail(err, batch)
+        this.#fail(err, next.batch)
       }
       if (writing !== null) await writing
       if (prepared === null) break
       if (this.#failed !== null) {
-        for (const p of batch) p.call.reject(this.#failed)
+        for (const p of next.batch) p.call.reject(this.#failed)
         break
       }
+      // The next batch is taken, and its ids looked up, before this one's
+      // write is put together: LevelDB reads them on another thread while
+      // this one builds the batch, instead of the ledger thread waiting
+      // for them (their lookup took a third of #prepare's time: 4-5 ms of
+      // 11-12 ms a batch of 2,000, bench:ledger). Every earlier batch is
+      // durable by now; this one's ids are looked up in memory (prev.ids).
+      next = this.#take()
       writing = this.#write(prepared)
     }
     if (writing !== null) await writing
+  }
+
+  /** The next batch from the queue, with the stored sequences of its ids
+   *  being looked up; null when there is nothing to do. */
+  #take(): Taken | null {
+    if (this.#queue.length === 0 || this.#failed !== null) return null
+    const batch = this.#queue.splice(0, this.#maxBatch)
+    const ids: string[] = []
+    for (const p of batch) if (p.input.type !== 'tick') ids.push(p.input.id)
+    return { batch, ids, storedSeqs: this.#store.seqsOf(ids) }
   }
 
   #fail(err: unknown, batch: readonly Pending[]): void {
@@ -224,13 +244,13 @@ export class Ledger {
 
   /** Decides a batch against the current state, including the batch still
    *  being written. Reads only (plus the due-index pops it hands over). */
-  async #prepare(batch: Pending[]): Promise<Prepared> {
+  async #prepare({ batch, ids, storedSeqs: lookup }: Taken): Promise<Prepared> {
+    // Read before the lookup resolves: `prev` may become durable meanwhile,
+    // and the lookup, issued before its write, does not see its ids.
     const prev = this.#inflight
     // Idempotency: an id stored earlier, in the batch being written, or
     // earlier in this batch, is a duplicate.
-    const ids: string[] = []
-    for (const p of batch) if (p.input.type !== 'tick') ids.push(p.input.id)
-    const storedSeqs = await this.#store.seqsOf(ids)
+    const storedSeqs = await lookup
     const stored = new Map<string, number>()
     ids.forEach((id, i) => {
       const seq = storedSeqs[i]

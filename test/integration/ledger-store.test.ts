@@ -41,6 +41,31 @@ t.test('an event stored twice is stored once (idempotency index)', async t => {
   t.same(ledger.state('ssh', IP)?.failures, [T0], 'counted once')
 })
 
+t.test('given batches decided while the one before is being written, when an id comes again in the next batches, then it is a duplicate of its first entry', async t => {
+  // One input per batch: batch N+1's ids are looked up before batch N is
+  // written, so an id of N found in N+1 comes from memory, one found in
+  // N+2 or later from the store.
+  const dir = await tempDir(t)
+  const ledger = await Ledger.open({ dir, rules: rulesContext(), maxBatch: 1 })
+  t.teardown(() => ledger.close())
+  const ids = [1, 2, 1, 3, 2, 1, 4, 4, 3, 5, 1]
+  const results = await Promise.all(ids.map((n, i) => ledger.submit([failure(`203.0.113.${n}`, T0 + i, { id: `a/1/${n}` })])))
+  const firstSeq = new Map<number, number>()
+  results.forEach(([r], i) => {
+    const n = ids[i] as number
+    const seq = firstSeq.get(n)
+    if (seq === undefined) {
+      t.match(r, { duplicate: false }, `input ${i} (id ${n}) is new`)
+      firstSeq.set(n, r?.seq ?? 0)
+    } else {
+      t.match(r, { seq, duplicate: true, events: [] }, `input ${i} (id ${n}) is a duplicate of seq ${seq}`)
+    }
+  })
+  t.equal(ledger.seq, 5)
+  t.same(await ledger.store.seqsOf([1, 2, 3, 4, 5].map(n => `a/1/${n}`)), [1, 2, 3, 4, 5].map(n => firstSeq.get(n)))
+  t.same(ledger.state('ssh', '203.0.113.1')?.failures, [T0], 'counted once')
+})
+
 t.test('maxretry bans, decisions are published after the synced write, bans survive restart', async t => {
   const dir = await tempDir(t)
   let ledger = await Ledger.open({ dir, rules: rulesContext() })
