@@ -55,14 +55,21 @@ type Taken = { batch: Pending[]; ids: string[]; storedSeqs: Promise<(number | un
  *  one entry per address. */
 type Tracked = { readonly jail: string; readonly ip: string; state: AddressState; dueAt: Millis }
 
+/** An address a batch changes: its state after the batch (null: forgotten),
+ *  and its row as the batch found it: the Tracked row, null when it had none,
+ *  undefined when its state came from the batch before (which may add or
+ *  drop the row), so that the write finds the row without another lookup. */
+type Touched = { readonly jail: string; readonly ip: string; state: AddressState | null; readonly row: Tracked | null | undefined }
+
 /** A decided batch, waiting for (or in) its synced write. */
 type Prepared = {
   batch: Pending[]
   results: SubmitResult[]
   /** Each as the store appends it (seq, bytes, id), with the entry. */
   entries: { entry: LedgerEntry; seq: number; bytes: Uint8Array; id: string | null }[]
-  /** The state each touched address has after the batch (null: forgotten). */
-  overlay: ProjectionMap<AddressState | null>
+  /** Each address the batch changes, by address and in the order first changed. */
+  overlay: ProjectionMap<Touched>
+  touched: Touched[]
   /** Due-index entries this batch's ticks took; put back after the write. */
   popped: Tracked[]
   ids: Map<string, number>
@@ -257,32 +264,50 @@ export class Ledger {
       if (seq !== undefined) stored.set(id, seq)
     })
 
-    const overlay = new ProjectionMap<AddressState | null>()
+    const overlay = new ProjectionMap<Touched>()
+    const touched: Touched[] = []
     // The address looked up last, and its state: an input's events are
     // evolved from the state its rules just read, and a lookup in the rows
     // of every tracked address is a cache miss. Kept current by `evolveInto`.
+    // With it, its record in this batch's overlay (undefined: none yet) and
+    // else where its state came from (Touched.row).
     let lastJail: string | null = null
     let lastIp = ''
     let last: AddressState | undefined
-    // One lookup per layer: null marks an address forgotten in that layer.
+    let lastTouched: Touched | undefined
+    let lastRow: Tracked | null | undefined
+    // One lookup per layer: a state of null marks an address forgotten in that layer.
     const view = (jail: string, ip: string): AddressState | undefined => {
       if (ip === lastIp && jail === lastJail) return last
-      const mine = overlay.get(jail, ip)
-      const state = mine !== undefined ? mine ?? undefined : layered(jail, ip)
       lastJail = jail
       lastIp = ip
-      last = state
-      return state
-    }
-    const layered = (jail: string, ip: string): AddressState | undefined => {
+      lastTouched = overlay.get(jail, ip)
+      if (lastTouched !== undefined) {
+        last = lastTouched.state ?? undefined
+        return last
+      }
       const pending = prev?.overlay.get(jail, ip)
-      if (pending !== undefined) return pending ?? undefined
-      return this.#rows.get(jail, ip)?.state
+      if (pending !== undefined) {
+        lastRow = undefined
+        last = pending.state ?? undefined
+      } else {
+        const row = this.#rows.get(jail, ip)
+        lastRow = row ?? null
+        last = row?.state
+      }
+      return last
     }
     const evolveInto = (e: DomainEvent): void => {
       const next = evolve(view(e.jail, e.ip), [e]) ?? null
-      overlay.set(e.jail, e.ip, next)
-      last = next ?? undefined // view(e.jail, e.ip) was the last lookup
+      // view(e.jail, e.ip) was the last lookup
+      if (lastTouched === undefined) {
+        lastTouched = { jail: e.jail, ip: e.ip, state: next, row: lastRow }
+        overlay.set(e.jail, e.ip, lastTouched)
+        touched.push(lastTouched)
+      } else {
+        lastTouched.state = next
+      }
+      last = next ?? undefined
     }
     const popped: Tracked[] = []
     const entries: Prepared['entries'] = []
@@ -330,7 +355,7 @@ export class Ledger {
       if (id !== null) batchIds.set(id, seq)
       results.push({ seq, duplicate: false, events })
     }
-    return { batch, results, entries, overlay, popped, ids: batchIds, seq }
+    return { batch, results, entries, overlay, touched, popped, ids: batchIds, seq }
   }
 
   /** Makes a prepared batch durable, then current: acknowledges it and
@@ -340,7 +365,7 @@ export class Ledger {
     try {
       if (p.entries.length > 0) {
         const states: StateWrite[] = []
-        p.overlay.forEach((state, jail, ip) => states.push({ key: stateKey(jail, ip), state: state === null ? null : encodeState(state) }))
+        for (const { jail, ip, state } of p.touched) states.push({ key: stateKey(jail, ip), state: state === null ? null : encodeState(state) })
         await this.#store.append({ entries: p.entries, states, lastSeq: p.seq })
       }
     } catch (err) {
@@ -352,10 +377,12 @@ export class Ledger {
     }
 
     this.#seq = p.seq
-    p.overlay.forEach((state, jail, ip) => {
+    for (const { jail, ip, state, row } of p.touched) {
       if (state === null) this.#untrack(jail, ip)
-      else this.#track(jail, ip, state)
-    })
+      else if (row === undefined) this.#track(jail, ip, state)
+      else if (row === null) this.#add(jail, ip, state)
+      else this.#update(row, state)
+    }
     for (const row of p.popped) if (p.overlay.get(row.jail, row.ip) === undefined) this.#requeue(row)
     p.batch.forEach(({ call, index }, i) => {
       call.results[index] = p.results[i] as SubmitResult
@@ -377,10 +404,13 @@ export class Ledger {
 
   #track(jail: string, ip: string, state: AddressState): void {
     const row = this.#rows.get(jail, ip)
-    if (row === undefined) {
-      this.#add(jail, ip, state)
-      return
-    }
+    if (row === undefined) this.#add(jail, ip, state)
+    else this.#update(row, state)
+  }
+
+  /** `row`'s new state (it is tracked). */
+  #update(row: Tracked, state: AddressState): void {
+    const { jail, ip } = row
     const banned = row.state.ban
     row.state = state
     this.#schedule(row)
