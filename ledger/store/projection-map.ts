@@ -44,6 +44,18 @@ export function ipv4Key(ip: string): number | null {
   return (value << 8) | part
 }
 
+/** ipv4Key, remembered for the last text: an event's address is looked up
+ *  in several maps in a row (the batch's, the one before, the rows). */
+let lastText = ''
+let lastKey: number | null = null
+const keyOf = (ip: string): number | null => {
+  if (ip !== lastText) {
+    lastKey = ipv4Key(ip)
+    lastText = ip
+  }
+  return lastKey
+}
+
 /** The text of an ipv4Key. */
 export const ipv4Text = (key: number): string => `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`
 
@@ -67,7 +79,7 @@ export class ProjectionMap<R> {
   get(jail: string, ip: string): R | undefined {
     const rows = this.#jails.get(jail)
     if (rows === undefined) return undefined
-    const k = ipv4Key(ip)
+    const k = keyOf(ip)
     return k === null ? rows.other.get(ip) : rows.v4.get(k)
   }
 
@@ -80,7 +92,7 @@ export class ProjectionMap<R> {
   set(jail: string, ip: string, row: R): void {
     const rows = this.#rowsOf(jail)
     const size = rows.size
-    const k = ipv4Key(ip)
+    const k = keyOf(ip)
     if (k === null) rows.other.set(ip, row)
     else rows.v4.set(k, row)
     this.#size += rows.size - size
@@ -89,7 +101,7 @@ export class ProjectionMap<R> {
   /** The row of (jail, ip), made by `create` when there is none. */
   upsert(jail: string, ip: string, create: () => R): R {
     const rows = this.#rowsOf(jail)
-    const k = ipv4Key(ip)
+    const k = keyOf(ip)
     let row = k === null ? rows.other.get(ip) : rows.v4.get(k)
     if (row === undefined) {
       row = create()
@@ -103,20 +115,12 @@ export class ProjectionMap<R> {
   delete(jail: string, ip: string): void {
     const rows = this.#jails.get(jail)
     if (rows === undefined) return
-    const k = ipv4Key(ip)
+    const k = keyOf(ip)
     if (k === null ? rows.other.delete(ip) : rows.v4.delete(k)) this.#size--
   }
 
-  /** Every row, jail by jail: IPv4 addresses first, then the others, each
-   *  in the order they were added. */
-  forEach(fn: (row: R, jail: string, ip: string) => void): void {
-    for (const [jail, rows] of this.#jails) {
-      for (const [k, row] of rows.v4) fn(row, jail, ipv4Text(k))
-      for (const [ip, row] of rows.other) fn(row, jail, ip)
-    }
-  }
-
-  /** Every row with its stored key, in forEach's order. */
+  /** Every row with its stored key, jail by jail: IPv4 addresses first,
+   *  then the others, each in the order they were added. */
   *entries(): IterableIterator<[string, R]> {
     for (const [jail, rows] of this.#jails) {
       for (const [k, row] of rows.v4) yield [stateKey(jail, ipv4Text(k)), row]

@@ -46,12 +46,8 @@ t.test('given rows of both kinds, when they are set, replaced and deleted, then 
       if (map.size !== model.size || map.get(jail, ip) !== model.get(key) || map.getKey(key) !== model.get(key)) return false
     }
     const listed = [...map].sort(([a], [b]) => a.localeCompare(b))
-    const each: [string, number][] = []
-    map.forEach((row, jail, ip) => each.push([`${jail}/${ip}`, row]))
     const expected = [...model].sort(([a], [b]) => a.localeCompare(b))
-    return JSON.stringify(listed) === JSON.stringify(expected) &&
-      JSON.stringify(each.sort(([a], [b]) => a.localeCompare(b))) === JSON.stringify(expected) &&
-      [...map.values()].length === model.size
+    return JSON.stringify(listed) === JSON.stringify(expected) && [...map.values()].length === model.size
   }))
   t.pass('property holds')
 })
