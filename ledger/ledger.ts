@@ -22,6 +22,11 @@ export type SubmitResult = Readonly<{
 
 export type ActiveBan = Readonly<{ jail: string; ip: string } & Ban>
 
+/** Addresses whose expiry or forgetting one ledger entry holds at most (a
+ *  tick with more due makes several entries): at most two events each, an
+ *  entry of some 100 KiB. */
+export const TICK_ADDRESSES = 1000
+
 /** Called after each synced batch with what it appended. Must not throw. */
 export type CommitListener = (
   entries: readonly LedgerEntry[], decisions: readonly Decision[],
@@ -315,16 +320,17 @@ export class Ledger {
     const batchIds = new Map<string, number>()
     let seq = prev?.seq ?? this.#seq
 
+    /** Evolves the state by `events` and appends them as the next entry. */
+    const append = (input: LedgerInput, events: DomainEvent[], id: string | null): number => {
+      for (const e of events) evolveInto(e)
+      seq += 1
+      const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
+      entries.push({ entry, seq, bytes: encodeEntry(entry), id })
+      if (id !== null) batchIds.set(id, seq)
+      return seq
+    }
+
     for (const { input } of batch) {
-      const id = input.type === 'tick' ? null : input.id
-      if (id !== null) {
-        const earlier = stored.get(id) ?? prev?.ids.get(id) ?? batchIds.get(id)
-        if (earlier !== undefined) {
-          results.push({ seq: earlier, duplicate: true, events: [] })
-          continue
-        }
-      }
-      let events: DomainEvent[]
       if (input.type === 'tick') {
         const rows = this.#due.popDue(input.at)
         for (const row of rows) row.dueAt = Infinity
@@ -340,20 +346,28 @@ export class Ledger {
           const state = view(jail, ip)
           if (state !== undefined) due.push({ jail, ip, state })
         }
-        events = decideTick(input.at, due, this.#rules)
-      } else {
-        events = decide(input, view, this.#rules)
-      }
-      if (events.length === 0) {
-        results.push({ seq: 0, duplicate: false, events })
+        // TICK_ADDRESSES an entry at most: addresses that fall due together
+        // (a botnet's, findtime after its attack) would make an entry of
+        // megabytes, more than one NATS message carries.
+        const events: DomainEvent[] = []
+        let last = 0
+        for (let i = 0; i < due.length; i += TICK_ADDRESSES) {
+          const part = decideTick(input.at, due.slice(i, i + TICK_ADDRESSES), this.#rules)
+          if (part.length === 0) continue
+          last = append(input, part, null)
+          events.push(...part)
+        }
+        results.push({ seq: last, duplicate: false, events })
         continue
       }
-      for (const e of events) evolveInto(e)
-      seq += 1
-      const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
-      entries.push({ entry, seq, bytes: encodeEntry(entry), id })
-      if (id !== null) batchIds.set(id, seq)
-      results.push({ seq, duplicate: false, events })
+      const id = input.id
+      const earlier = stored.get(id) ?? prev?.ids.get(id) ?? batchIds.get(id)
+      if (earlier !== undefined) {
+        results.push({ seq: earlier, duplicate: true, events: [] })
+        continue
+      }
+      const events = decide(input, view, this.#rules)
+      results.push({ seq: events.length === 0 ? 0 : append(input, events, id), duplicate: false, events })
     }
     return { batch, results, entries, overlay, touched, popped, ids: batchIds, seq }
   }

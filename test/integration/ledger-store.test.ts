@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { Ledger } from '../../ledger/ledger.js'
+import { Ledger, TICK_ADDRESSES } from '../../ledger/ledger.js'
 import { Level } from 'level'
 import { LedgerFormatError, LedgerLockedError, LedgerStore, seqKey } from '../../ledger/store/ledger-store.js'
 import { bansAsOf, entriesFor, entriesFrom, replay, verify } from '../../ledger/store/log-reader.js'
@@ -91,6 +91,26 @@ t.test('ticks append BanExpired when a ban ends, and forget stale state', async 
   t.equal(ledger.activeBans(T0 + 6 * DAY).length, 0)
   t.equal(ledger.addresses, 0, 'nothing tracked')
   t.equal(ledger.nextDueAt(), undefined)
+})
+
+t.test('given more addresses due at once than an entry holds, when a tick comes, then it appends several entries of at most TICK_ADDRESSES each', async t => {
+  const dir = await tempDir(t)
+  const ledger = await openLedger(t, dir)
+  const n = 2 * TICK_ADDRESSES + 500
+  const ips = Array.from({ length: n }, (_, i) => `198.51.${100 + (i >> 8)}.${i & 255}`)
+  await ledger.submit(ips.flatMap(ip => [failure(ip, T0), failure(ip, T0 + 1), failure(ip, T0 + 2)]))
+  t.equal(ledger.activeBans(T0 + HOUR).length, n, 'all banned, all to expire together')
+  const before = ledger.seq
+  const r = await ledger.tick(T0 + 6 * DAY)
+  t.equal(ledger.seq, before + 3, 'three entries')
+  t.equal(r.seq, ledger.seq, 'the result names the last one')
+  t.equal(r.events.filter(e => e.type === 'BanExpired').length, n, 'the result holds every event')
+  const entries = await entriesFrom(ledger.store, before + 1, 10)
+  t.same(entries.map(e => new Set(e.events.map(x => x.ip)).size), [TICK_ADDRESSES, TICK_ADDRESSES, 500], 'at most TICK_ADDRESSES addresses an entry')
+  t.ok(entries.every(e => e.cause.type === 'tick'), 'each caused by the tick')
+  t.equal(ledger.activeBans(T0 + 6 * DAY).length, 0)
+  t.equal(ledger.addresses, 0, 'expired and forgotten')
+  t.same((await verify(ledger.store)).mismatches, [], 'replay equals the projection')
 })
 
 t.test('a second process cannot open the ledger: clear error', async t => {
