@@ -13,7 +13,7 @@ const MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/
  *  address a watcher, the CLI or a firewall listing hands over. */
 export function canonicalAddress(text: string): string | null {
   if (text.length > MAX_ADDRESS_TEXT) return null
-  if (isDottedQuad(text)) return text
+  if (dottedQuad(text) !== null) return text
   return plainIpv6(text) ?? ipv6ByUrl(text)
 }
 
@@ -132,47 +132,34 @@ function hexDigit(c: number): number {
   return -1
 }
 
-/** Only the plain dotted quad: four decimal parts of 0-255, no leading
- *  zero (octal 010), no hex or short forms. By hand: this runs for every
- *  failure a filter finds, and a RegExp match costs several times more. */
-function isDottedQuad(s: string): boolean {
+/** The value of a plain dotted quad, unsigned 32-bit, or null for any other
+ *  text: four decimal parts of 0-255, no leading zero (octal 010), no hex
+ *  or short forms. By hand: this runs for every failure a filter finds and
+ *  every address the ledger looks up, and a RegExp match costs several
+ *  times more. */
+export function dottedQuad(s: string): number | null {
   let parts = 0
+  let n = 0
   let value = 0
   let digits = 0
   for (let i = 0; i <= s.length; i++) {
     const c = i < s.length ? s.charCodeAt(i) : 46 // a final '.' closes the last part
     if (c === 46) {
-      if (digits === 0 || value > 255) return false
+      if (digits === 0 || value > 255) return null
+      n = n * 256 + value
       parts++
       value = 0
       digits = 0
     } else {
-      if (c < 48 || c > 57 || digits === 3 || (digits === 1 && value === 0)) return false
+      if (c < 48 || c > 57 || digits === 3 || (digits === 1 && value === 0)) return null
       value = value * 10 + c - 48
       digits++
     }
   }
-  return parts === 4
+  return parts === 4 ? n : null
 }
 
 type Range = readonly [ipaddr.IPv4 | ipaddr.IPv6, number]
-
-/** A canonical dotted quad as an unsigned 32-bit number (no allocation:
- *  this runs for every failure checked against an IPv4 range). */
-function v4Number(ip: string): number {
-  let n = 0
-  let part = 0
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i)
-    if (c === 46) {
-      n = n * 256 + part
-      part = 0
-    } else {
-      part = part * 10 + (c - 48)
-    }
-  }
-  return n * 256 + part
-}
 
 /** A set of addresses and CIDR ranges, IPv4 and IPv6. IPv4 ranges are
  *  matched on numbers (this runs for every failure), IPv6 with ipaddr.js. */
@@ -192,7 +179,7 @@ export class AddressSet {
         if (bits === 32) this.#exact.add(addr.toString())
         else {
           const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
-          this.#v4.push([(v4Number(addr.toString()) & mask) >>> 0, mask])
+          this.#v4.push([((dottedQuad(addr.toString()) ?? 0) & mask) >>> 0, mask])
         }
       } else {
         if (bits === 128) this.#exact.add(addr.toString())
@@ -205,7 +192,8 @@ export class AddressSet {
   has(ip: string): boolean {
     if (this.#exact.has(ip)) return true
     if (!ip.includes(':')) {
-      const n = v4Number(ip)
+      const n = dottedQuad(ip)
+      if (n === null) return false
       for (const [net, mask] of this.#v4) if (((n & mask) >>> 0) === net) return true
       return false
     }

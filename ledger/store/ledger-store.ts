@@ -224,10 +224,9 @@ export class LedgerStore {
           if (out.length > 0 || entrySeq(value, start, end) >= fromSeq) out.push(value.subarray(start, end))
         })
       }
-      while (out.length >= size) {
-        yield out.slice(0, size)
-        out = out.slice(size)
-      }
+      let at = 0
+      for (; out.length - at >= size; at += size) yield out.slice(at, at + size)
+      if (at > 0) out = out.slice(at)
     }
     if (out.length > 0) yield out
   }

@@ -12,36 +12,15 @@
 // listed. A table of 600,000 addresses then also holds no key strings, so
 // replay's fresh address strings die young instead of being copied into
 // the old generation (bench:ledger).
+import { dottedQuad } from '../rules/addresses.js'
 import { splitStateKey, stateKey } from './ledger-store.js'
 
-/** The value of canonical dotted-quad IPv4 text ("192.0.2.1": four decimal
- *  numbers 0-255 without leading zeros), as a signed 32-bit integer; null
- *  for any other text (which then keys by the string). */
+/** The key of canonical dotted-quad IPv4 text ("192.0.2.1"; addresses.ts's
+ *  dottedQuad) as a signed 32-bit integer, or null for any other text
+ *  (which then keys by the string). */
 export function ipv4Key(ip: string): number | null {
-  const n = ip.length
-  if (n < 7 || n > 15) return null
-  let value = 0
-  let part = 0
-  let digits = 0
-  let dots = 0
-  for (let i = 0; i < n; i++) {
-    const c = ip.charCodeAt(i)
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return null
-      value = (value << 8) | part
-      part = 0
-      digits = 0
-      dots++
-    } else {
-      const d = c - 48
-      if (d < 0 || d > 9 || (digits === 1 && part === 0)) return null
-      part = part * 10 + d
-      if (part > 255) return null
-      digits++
-    }
-  }
-  if (digits === 0 || dots !== 3) return null
-  return (value << 8) | part
+  const value = dottedQuad(ip)
+  return value === null ? null : value | 0
 }
 
 /** ipv4Key, remembered for the last text: an event's address is looked up
@@ -59,12 +38,28 @@ const keyOf = (ip: string): number | null => {
 /** The text of an ipv4Key. */
 export const ipv4Text = (key: number): string => `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`
 
-/** One jail's rows. */
+/** One jail's rows: IPv4 addresses by key, other texts by the string. */
 class JailRows<R> {
   readonly v4 = new Map<number, R>()
   readonly other = new Map<string, R>()
   get size(): number {
     return this.v4.size + this.other.size
+  }
+
+  get(ip: string): R | undefined {
+    const k = keyOf(ip)
+    return k === null ? this.other.get(ip) : this.v4.get(k)
+  }
+
+  set(ip: string, row: R): void {
+    const k = keyOf(ip)
+    if (k === null) this.other.set(ip, row)
+    else this.v4.set(k, row)
+  }
+
+  delete(ip: string): boolean {
+    const k = keyOf(ip)
+    return k === null ? this.other.delete(ip) : this.v4.delete(k)
   }
 }
 
@@ -77,10 +72,7 @@ export class ProjectionMap<R> {
   }
 
   get(jail: string, ip: string): R | undefined {
-    const rows = this.#jails.get(jail)
-    if (rows === undefined) return undefined
-    const k = keyOf(ip)
-    return k === null ? rows.other.get(ip) : rows.v4.get(k)
+    return this.#jails.get(jail)?.get(ip)
   }
 
   /** The row under a stored key (`jail/ip`, see stateKey). */
@@ -92,31 +84,24 @@ export class ProjectionMap<R> {
   set(jail: string, ip: string, row: R): void {
     const rows = this.#rowsOf(jail)
     const size = rows.size
-    const k = keyOf(ip)
-    if (k === null) rows.other.set(ip, row)
-    else rows.v4.set(k, row)
+    rows.set(ip, row)
     this.#size += rows.size - size
   }
 
   /** The row of (jail, ip), made by `create` when there is none. */
   upsert(jail: string, ip: string, create: () => R): R {
     const rows = this.#rowsOf(jail)
-    const k = keyOf(ip)
-    let row = k === null ? rows.other.get(ip) : rows.v4.get(k)
+    let row = rows.get(ip)
     if (row === undefined) {
       row = create()
-      if (k === null) rows.other.set(ip, row)
-      else rows.v4.set(k, row)
+      rows.set(ip, row)
       this.#size++
     }
     return row
   }
 
   delete(jail: string, ip: string): void {
-    const rows = this.#jails.get(jail)
-    if (rows === undefined) return
-    const k = keyOf(ip)
-    if (k === null ? rows.other.delete(ip) : rows.v4.delete(k)) this.#size--
+    if (this.#jails.get(jail)?.delete(ip) === true) this.#size--
   }
 
   /** Every row with its stored key, jail by jail: IPv4 addresses first,

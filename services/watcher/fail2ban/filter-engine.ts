@@ -373,7 +373,8 @@ export class MlfidCache {
 
 /** canonicalAddress, remembered for IPv6 (an IPv4 address is checked
  *  faster than looked up): the same attackers come back line after line,
- *  and an IPv6 address costs a URL parse. Bounded: cleared when full. */
+ *  and IPv6 text is parsed by hand (an unusual form through a URL).
+ *  Bounded: cleared when full. */
 class AddressCache {
   private readonly map = new Map<string, string | null>()
   get(host: string): string | null {
