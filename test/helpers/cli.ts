@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import { patience } from './patience.js'
 import { waitFor } from './wait-for.js'
 
 export const BIN = new URL('../../bin/banledger.js', import.meta.url).pathname
@@ -13,7 +14,7 @@ export type CliResult = Readonly<{ code: number; stdout: string; stderr: string 
 
 export function cli(args: readonly string[], opts: { timeout?: number } = {}): Promise<CliResult> {
   return new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args], { timeout: opts.timeout ?? 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: patience(opts.timeout ?? 30_000) }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1
       resolve({ code, stdout, stderr })
     })

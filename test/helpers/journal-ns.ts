@@ -20,6 +20,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
+import { patience } from './patience.js'
 import { waitFor } from './wait-for.js'
 
 const exec = promisify(execFile)
@@ -115,7 +116,7 @@ export async function journalNs(t: Test): Promise<JournalNs | null> {
   const enter = (cmd: string, args: readonly string[]): string[] => ['-t', String(init), '-m', '-p', `--wd=${process.cwd()}`, '--', cmd, ...args]
   const api: JournalNs = {
     exec: async (cmd, args, opts = {}) => new Promise((resolve, reject) => {
-      const c = execFile('nsenter', enter(cmd, args), { timeout: opts.timeout ?? 10_000, encoding: 'buffer', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const c = execFile('nsenter', enter(cmd, args), { timeout: patience(opts.timeout ?? 10_000), encoding: 'buffer', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         if (err !== null) reject(new Error(`${cmd} ${args.join(' ').slice(0, 200)}: ${err.message} ${stderr.toString()}`))
         else resolve(stdout.toString())
       })

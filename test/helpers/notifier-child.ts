@@ -10,6 +10,7 @@ import type { Decision } from '../../ledger/rules/types.js'
 import { NotifierWorker } from '../../services/notifier/notifier-worker.js'
 import { Outbox } from '../../services/notifier/outbox.js'
 import { webhookChannel } from '../../services/notifier/channels/webhook.js'
+import { patience } from './patience.js'
 
 const [dir, url, windowMs, count] = process.argv.slice(2)
 if (dir === undefined || url === undefined || windowMs === undefined || count === undefined) {
@@ -23,7 +24,7 @@ const decision = (n: number): Decision => ({
 })
 
 const outbox = await Outbox.open(dir)
-const hook = webhookChannel({ name: 'hook', url, secret: 'kill-test-secret', timeout: 2000, now: Date.now })
+const hook = webhookChannel({ name: 'hook', url, secret: 'kill-test-secret', timeout: patience(2000), now: Date.now })
 const worker = new NotifierWorker({
   outbox, channels: [hook], route: () => ['hook'], digestWindow: Number(windowMs),
   backoff: { initial: 20, max: 200 }, logger: pino({ level: 'warn' }, pino.destination(2)), now: Date.now, host: 'child',

@@ -1,9 +1,11 @@
 // Wait for a condition with a named timeout, instead of sleeping and hoping.
+import { patience } from './patience.js'
 
 export type WaitForOptions = Readonly<{
   /** Names what is awaited; it is in the timeout error. */
   what: string
-  /** Give up after this many ms. Default 5000. */
+  /** Give up after this many ms on a quiet machine (scaled by PATIENCE,
+   *  patience.ts). Default 5000. */
   timeout?: number
   /** Check this often, in ms. Default 10. */
   interval?: number
@@ -17,7 +19,7 @@ export async function waitFor<T>(
   cond: () => T | Promise<T>,
   opts: WaitForOptions,
 ): Promise<NonNullable<T>> {
-  const timeout = opts.timeout ?? 5000
+  const timeout = patience(opts.timeout ?? 5000)
   const interval = opts.interval ?? 10
   const deadline = Date.now() + timeout
   let lastError: unknown

@@ -23,10 +23,11 @@ import { NatsBus } from '../../services/bus/nats/nats-bus.js'
 import { captureLogs, logEvent, MemoryFeed, natsConfig, publishedSeq } from '../helpers/bus-kit.js'
 import { connectAs, requireNatsServer, startSecuredNats } from '../helpers/nats-server.js'
 import type { NatsUser } from '../helpers/nats-server.js'
+import { patience } from '../helpers/patience.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const sc = StringCodec()
-const FAST = { timeout: 2000 }
+const FAST = { timeout: patience(2000) }
 const DECISIONS_FILTER = 'banledger.decisions.>'
 const SNAPSHOT = Array.from({ length: 25 }, (_, i) => `ban ${i + 1}`)
 

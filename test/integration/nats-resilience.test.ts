@@ -13,6 +13,7 @@ import { publishedSeq } from '../helpers/bus-kit.js'
 import { cli, sshdLine, startService, tempDir, type ServiceProcess } from '../helpers/cli.js'
 import { enforced, hostConfig, lifted } from '../helpers/fleet.js'
 import { requireNatsServer, startNats, type NatsServer } from '../helpers/nats-server.js'
+import { patience } from '../helpers/patience.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const PER_WATCHER = 5000
@@ -133,7 +134,7 @@ t.test('a firewall worker offline for a while comes back to exactly the bans in 
 
 /** The ledger's sequence as published: the last entry of the ledger stream's last message. */
 async function seqOf(server: Pick<NatsServer, 'url'>): Promise<number> {
-  const nc = await connect({ servers: server.url, timeout: 2000 })
+  const nc = await connect({ servers: server.url, timeout: patience(2000) })
   try {
     const jsm = await nc.jetstreamManager()
     return await publishedSeq(jsm)

@@ -12,6 +12,7 @@ import type { JetStreamManager, NatsConnection } from 'nats'
 import {
   connectAs, freePort, NATS_CONFIG_DIR, NATS_SERVER, requireNatsServer, startNats, startSecuredCluster, startSecuredNats,
 } from '../helpers/nats-server.js'
+import { patience } from '../helpers/patience.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const exec = promisify(execFile)
@@ -107,7 +108,7 @@ if (await requireNatsServer(t)) {
     const m = await (await operator.jetstream().consumers.get('BANLEDGER_LEDGER', { opt_start_seq: 1 })).next({ expires: 2000 })
     t.equal(m === null ? null : sc.decode(m.data), 'entry 1', 'read back on nats3')
     const watcher = await connectAs(t, { ...cluster, urls: [n2.url] }, 'watcher-web1')
-    await t.rejects(watcher.jetstream({ timeout: 2000 }).publish('banledger.ledger', sc.encode('forged')),
+    await t.rejects(watcher.jetstream({ timeout: patience(2000) }).publish('banledger.ledger', sc.encode('forged')),
       { code: ErrorCode.PermissionsViolation }, 'the permissions hold on every node')
 
     // The accounts across the routes: a watcher's event reaches the events
@@ -115,7 +116,7 @@ if (await requireNatsServer(t)) {
     // banledger.ledger (its reply subject) lands nowhere.
     await waitFor(() => jsm.streams.add({ name: 'BANLEDGER_EVENTS', subjects: ['banledger.events.>', 'banledger.commands.>'], num_replicas: 3 }),
       { what: 'an R3 events stream', timeout: 10_000 })
-    const wjs = watcher.jetstream({ timeout: 2000 })
+    const wjs = watcher.jetstream({ timeout: patience(2000) })
     const event = await waitFor(() => wjs.publish('banledger.events.web1.ssh', sc.encode('{}'), { msgID: 'event-1' }),
       { what: 'the R3 events stream to ack through the import', timeout: 5000 })
     t.equal(event.stream, 'BANLEDGER_EVENTS', 'an event, acked across the import')

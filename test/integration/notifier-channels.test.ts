@@ -19,6 +19,7 @@ import { freeMobileChannel } from '../../services/notifier/channels/freemobile.j
 import { ChannelSetupError, openChannel } from '../../services/notifier/channels/open-channel.js'
 import { webhookChannel } from '../../services/notifier/channels/webhook.js'
 import { notifySchema } from '../../services/notifier/notifier-config.js'
+import { patience } from '../helpers/patience.js'
 import { startSmtpServer } from '../helpers/smtp.js'
 import { makeTestPki } from '../helpers/test-ca.js'
 import type { TestCa } from '../helpers/test-ca.js'
@@ -63,7 +64,7 @@ function mailChannel(t: Test, port: number, over: Partial<EmailChannelOptions> =
   return closing(t, emailChannel({
     name: 'mail', format: 'denyhosts', from: 'banledger@example.org', to: ['root@example.org'], now,
     transport: { kind: 'smtp', host: '127.0.0.1', port, security: 'starttls', auth: { user: 'banledger', pass: SMTP_PASS } },
-    extraCa: pki.ca.caPem, timeout: 5000, ...over,
+    extraCa: pki.ca.caPem, timeout: patience(5000), ...over,
   }))
 }
 
@@ -233,7 +234,7 @@ function query(url: string): Map<string, { raw: string; value: string }> {
 // -- Free Mobile ----------------------------------------------------------------
 
 function smsChannel(t: Test, origin: string, over: Partial<Parameters<typeof freeMobileChannel>[0]> = {}): Channel {
-  return closing(t, freeMobileChannel({ name: 'sms', user: FM_USER, pass: FM_PASS, baseUrl: origin, extraCa: pki.ca.caPem, timeout: 5000, ...over }))
+  return closing(t, freeMobileChannel({ name: 'sms', user: FM_USER, pass: FM_PASS, baseUrl: origin, extraCa: pki.ca.caPem, timeout: patience(5000), ...over }))
 }
 
 t.test('Free Mobile: every parameter arrives intact, hostile text included', async (t) => {
@@ -320,7 +321,7 @@ t.test('webhook: signed JSON, idempotency key, URL template', async (t) => {
   const hook = await startHttps(t, pki.ca, answer(204))
   const channel = closing(t, webhookChannel({
     name: 'hook', url: `${hook.origin}/hook/{jail}/{ip}?type={type}`,
-    secret: HOOK_SECRET, extraCa: pki.ca.caPem, timeout: 5000, now,
+    secret: HOOK_SECRET, extraCa: pki.ca.caPem, timeout: patience(5000), now,
   }))
   const notices = [notice('2001:db8::1', 'ban', 7, 'web/api'), notice('198.51.100.9', 'unban', 8)]
   t.same(await channel.deliver(notices, key), { status: 'sent' })
