@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { dovecotFilter } from '../../services/watcher/filters/dovecot.js'
 import { builtinFilter } from '../../services/watcher/filters/builtin.js'
 import type { FilterMatch } from '../../services/watcher/filters/filter.js'
+import { patience } from '../helpers/patience.js'
 
 const NOW = Date.UTC(2026, 10, 3, 12)
 // 10:00:02 in Paris on 3 November 2026 (CET, UTC+1).
@@ -105,7 +106,7 @@ t.test('given hostile lines of 10,000 characters', async (t) => {
     const start = performance.now()
     for (let k = 0; k < 10; k++) got = match(text)
     const perLine = (performance.now() - start) / 10
-    t.ok(perLine < 50, `when hostile line #${i} (${text.length} chars) is matched, then it takes well under 50 ms (${perLine.toFixed(3)} ms)`)
+    t.ok(perLine < patience(50), `when hostile line #${i} (${text.length} chars) is matched, then it takes well under ${patience(50)} ms (${perLine.toFixed(3)} ms)`)
     if (i === 3) t.equal(got?.ip, '203.0.113.7', 'and the long user name still matches its rip')
     else t.equal(got, null, 'and it does not match')
   }

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks'
 import { sshdFilter, sshdSuccessFilter } from '../../services/watcher/filters/sshd.js'
 import { builtinFilter, builtinFilters } from '../../services/watcher/filters/builtin.js'
 import type { FilterMatch, LineFilter } from '../../services/watcher/filters/filter.js'
+import { patience } from '../helpers/patience.js'
 
 const NOW = Date.UTC(2026, 10, 2, 12)
 const AT = Date.UTC(2026, 10, 2, 10, 0, 2)
@@ -253,7 +254,7 @@ t.test('given hostile lines of 10,000 characters', async (t) => {
       const start = performance.now()
       for (let k = 0; k < 10; k++) got = filter.match(text, NOW)
       const perLine = (performance.now() - start) / 10
-      t.ok(perLine < 50, `when hostile line #${i} (${text.length} chars) goes through ${filter.name}, then it takes well under 50 ms (${perLine.toFixed(3)} ms)`)
+      t.ok(perLine < patience(50), `when hostile line #${i} (${text.length} chars) goes through ${filter.name}, then it takes well under ${patience(50)} ms (${perLine.toFixed(3)} ms)`)
       if (i === 7 && filter === sshdFilter) t.equal(got?.ip, '203.0.113.7', 'and the pam line with a huge user still matches its rhost')
       else t.equal(got, null, 'and it does not match')
     }
