@@ -13,8 +13,9 @@ import type { Bus, Committed, LedgerFeed } from '../../services/bus/bus.js'
 import { EmbeddedBus } from '../../services/bus/embedded-bus.js'
 import { entriesOf } from '../../proto/ledger-chunk.js'
 import { ledgerStreamEnd } from '../../services/bus/nats/ledger-messages.js'
-import { NatsBus } from '../../services/bus/nats/nats-bus.js'
+import { DEFAULT_TIMEOUTS, NatsBus, type NatsTimeouts } from '../../services/bus/nats/nats-bus.js'
 import { startNats, type NatsServer } from './nats-server.js'
+import { patience } from './patience.js'
 
 type Teardown = { teardown(fn: () => unknown): void }
 
@@ -34,10 +35,17 @@ export function natsConfig(server: Pick<NatsServer, 'url'>, over: Partial<NatsBu
   }
 }
 
+/** The bus's request timeouts, scaled like every wait of the tests (patience.ts). */
+export const NATS_TIMEOUTS: NatsTimeouts = {
+  publish: patience(DEFAULT_TIMEOUTS.publish), snapshot: patience(DEFAULT_TIMEOUTS.snapshot), ledgerPublish: patience(DEFAULT_TIMEOUTS.ledgerPublish),
+}
+
 /** A NatsBus of host `host` on `server`; closed in teardown. */
 export async function natsBus(t: Teardown, server: Pick<NatsServer, 'url'>, opts: { host?: string; logger?: Logger } = {}): Promise<NatsBus> {
   const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, inboxPrefix: `_INBOX.${opts.host ?? 'test'}` })
-  const bus = new NatsBus({ nc, config: natsConfig(server), host: opts.host ?? 'test', logger: opts.logger ?? pino({ level: 'silent' }) })
+  const bus = new NatsBus({
+    nc, config: natsConfig(server), host: opts.host ?? 'test', logger: opts.logger ?? pino({ level: 'silent' }), timeouts: NATS_TIMEOUTS,
+  })
   t.teardown(() => bus.close())
   return bus
 }

@@ -19,7 +19,7 @@ import { ledgerFeed } from '../../services/run/ledger-feed.js'
 import { rulesFromConfig } from '../../services/run/rules-from-config.js'
 import { encodeChunk } from '../../proto/ledger-chunk.js'
 import { encodeEntry } from '../../proto/wire.js'
-import { natsBus, natsConfig, publishedSeq } from '../helpers/bus-kit.js'
+import { NATS_TIMEOUTS, natsBus, natsConfig, publishedSeq } from '../helpers/bus-kit.js'
 import { BIN, bansJson, cli, startService, tempDir, writeConfig } from '../helpers/cli.js'
 import { connectAs, requireNatsServer, startNats, startSecuredNats } from '../helpers/nats-server.js'
 import { DAY, failure, HOUR, MIN, success } from '../helpers/rules.js'
@@ -385,7 +385,7 @@ t.test('as the operator user of ops/nats/users.conf (TLS, passwords, its inbox)'
   const a = await writeConfig(await tempDir(t), SECOND_JAIL)
   const ledger = await Ledger.open({ dir: join(dirname(a.config), 'data', 'ledger'), rules: rulesFromConfig(await loadConfig(a.config)) })
   t.teardown(() => ledger.close())
-  const bus = new NatsBus({ nc: await connectAs(t, nats, 'ledger'), config: natsConfig(nats), host: 'core', logger: pino({ level: 'silent' }) })
+  const bus = new NatsBus({ nc: await connectAs(t, nats, 'ledger'), config: natsConfig(nats), host: 'core', logger: pino({ level: 'silent' }), timeouts: NATS_TIMEOUTS })
   t.teardown(() => bus.close())
   await bus.publishLedger(ledgerFeed(ledger))
   const now = Date.now()

@@ -20,7 +20,7 @@ import type { NatsConnection, Status } from 'nats'
 import type { BusInput, Decision } from '../../ledger/rules/types.js'
 import type { BanSnapshot, SnapshotBan } from '../../services/bus/bus.js'
 import { NatsBus } from '../../services/bus/nats/nats-bus.js'
-import { captureLogs, logEvent, MemoryFeed, natsConfig, publishedSeq } from '../helpers/bus-kit.js'
+import { captureLogs, logEvent, MemoryFeed, NATS_TIMEOUTS, natsConfig, publishedSeq } from '../helpers/bus-kit.js'
 import { connectAs, requireNatsServer, startSecuredNats } from '../helpers/nats-server.js'
 import type { NatsUser } from '../helpers/nats-server.js'
 import { patience } from '../helpers/patience.js'
@@ -363,8 +363,11 @@ if (await requireNatsServer(t)) {
     const T0 = Date.UTC(2026, 10, 21, 10, 0, 0)
     const diverged: Error[] = []
     const open = async (user: NatsUser, host: string, logger = captureLogs('warn').logger) => {
-      const nc = await connectAs(t, server, user)
-      const bus = new NatsBus({ nc, config: natsConfig(server), host, logger, onDiverged: (err) => diverged.push(err) })
+      // Reconnecting as the services do (nats-connect.ts): a connection the
+      // server drops while a stalled machine keeps the client from reading
+      // comes back instead of failing the test with EPIPE.
+      const nc = await connectAs(t, server, user, { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+      const bus = new NatsBus({ nc, config: natsConfig(server), host, logger, onDiverged: (err) => diverged.push(err), timeouts: NATS_TIMEOUTS })
       t.teardown(() => bus.close())
       return { nc, bus }
     }

@@ -37,8 +37,10 @@ import { RejectLog } from './reject-log.js'
 
 /** Bans per snapshot message: well under NATS's 1 MiB default payload. */
 const SNAPSHOT_CHUNK = 2000
-const SNAPSHOT_TIMEOUT = 10_000
-const PUBLISH_TIMEOUT = 5000
+/** How long a request waits for its answer, by default (ms): a watcher's
+ *  publish for the events stream's acks, a snapshot for its last chunk,
+ *  the ledger's publish for the ledger stream's acks. */
+export const DEFAULT_TIMEOUTS: NatsTimeouts = { publish: 5000, snapshot: 10_000, ledgerPublish: 10_000 }
 /** How long an unacknowledged input waits before it is delivered again. */
 const LEDGER_ACK_WAIT = 10_000
 const DECISIONS_ACK_WAIT = 30_000
@@ -63,6 +65,8 @@ const DUPLICATE_WINDOW = 120_000
 /** Inputs a failed ledger could not store come back after this long (to the next ledger). */
 const RETRY_AFTER_FAILURE = 1000
 
+export type NatsTimeouts = Readonly<{ publish: number; snapshot: number; ledgerPublish: number }>
+
 export type NatsBusOptions = Readonly<{
   nc: NatsConnection
   config: NatsBusConfig
@@ -71,6 +75,8 @@ export type NatsBusOptions = Readonly<{
   logger: Logger
   /** The ledger stream holds entries this ledger lacks: the ledger must stop. */
   onDiverged?: (err: BusError) => void
+  /** Replaces some of DEFAULT_TIMEOUTS (tests on slow machines do). */
+  timeouts?: Partial<NatsTimeouts>
 }>
 
 export class NatsBus implements Bus {
@@ -84,13 +90,15 @@ export class NatsBus implements Bus {
   readonly #onDiverged: (err: BusError) => void
   readonly #stops = new Set<() => Promise<void>>()
   readonly #publisher: BatchPublisher
+  readonly #timeouts: NatsTimeouts
   #streamsReady: Promise<void> | null = null
   #closed = false
 
   constructor(opts: NatsBusOptions) {
     this.#nc = opts.nc
     this.#config = opts.config
-    this.#js = opts.nc.jetstream({ timeout: PUBLISH_TIMEOUT })
+    this.#timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts }
+    this.#js = opts.nc.jetstream({ timeout: this.#timeouts.publish })
     this.#jsm = opts.nc.jetstreamManager({ checkAPI: false })
     this.#names = natsNames(opts.config)
     this.#publisher = new BatchPublisher(opts.nc, inboxPrefix(opts.config, opts.host))
@@ -102,7 +110,7 @@ export class NatsBus implements Bus {
   async publishInputs(inputs: readonly BusInput[]): Promise<void> {
     if (this.#closed) throw new BusError('BANLEDGER_BUS_CLOSED', 'the bus is closed')
     try {
-      await this.#publisher.publish(outgoingOf(inputs, this.#names, this.#host), PUBLISH_TIMEOUT)
+      await this.#publisher.publish(outgoingOf(inputs, this.#names, this.#host), this.#timeouts.publish)
     } catch (err) {
       throw new BusError('BANLEDGER_BUS_PUBLISH', `the events stream did not store every input: ${(err as Error).message}`, { cause: err })
     }
@@ -210,6 +218,7 @@ export class NatsBus implements Bus {
     await this.#ensureStreams()
     const publisher = new LedgerPublisher({
       publisher: this.#publisher, jsm: await this.#jsm, names: this.#names, feed, logger: this.#logger, onDiverged: this.#onDiverged,
+      timeout: this.#timeouts.ledgerPublish,
     })
     return this.#track(publisher)
   }
@@ -242,7 +251,7 @@ export class NatsBus implements Bus {
     let at = 0
     const bans: BanSnapshot['bans'][number][] = []
     try {
-      const replies = await this.#nc.requestMany(this.#names.snapshot, Empty, { strategy: RequestStrategy.SentinelMsg, maxWait: SNAPSHOT_TIMEOUT })
+      const replies = await this.#nc.requestMany(this.#names.snapshot, Empty, { strategy: RequestStrategy.SentinelMsg, maxWait: this.#timeouts.snapshot })
       for await (const m of replies) {
         if (m.data.length === 0) break
         const chunk = decodeSnapshot(m.data)
