@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { patience } from './patience.js'
+import { tied } from './tied-child.js'
 import { waitFor } from './wait-for.js'
 
 export const BIN = new URL('../../bin/banledger.js', import.meta.url).pathname
@@ -57,7 +58,7 @@ export type ServiceProcess = Readonly<{
 
 /** Starts `banledger run` (with `args`, e.g. --role) and waits until it says it is running. */
 export async function startService(t: Test, config: string, args: readonly string[] = []): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(...tied(process.execPath, [BIN, 'run', '--config', config, ...args]), { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { out += d.toString() })

@@ -18,6 +18,7 @@ import type { ConnectionOptions, NatsConnection } from 'nats'
 import { makeTestPki } from './test-ca.js'
 import type { TestPki } from './test-ca.js'
 import { waitFor } from './wait-for.js'
+import { tied } from './tied-child.js'
 
 const run = promisify(execFile)
 
@@ -104,7 +105,7 @@ export async function startNats(t: Teardown, opts: StartNatsOptions = {}): Promi
     await exited
   }
   const start = async () => {
-    const c = spawn(NATS_SERVER, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    const c = spawn(...tied(NATS_SERVER, args), { env, stdio: ['ignore', 'ignore', 'pipe'] })
     child = c
     c.stderr?.setEncoding('utf8').on('data', (s: string) => { log = (log + s).slice(-65536) })
     // 'close', not 'exit': by then stderr is read to the end.

@@ -104,9 +104,15 @@ t.test('the ledger gets at most 8,000 inputs ahead of its writes (plus a message
   const ledgerBus = await natsBus(t, server, { host: 'core' })
   const handed: BusInput[][] = []
   const stores: (() => void)[] = []
+  // The ledger's stores are held until the test lets them go; whatever
+  // happens, they go before the teardown closes the bus, which waits for them.
+  let released = false
+  const releaseAll = (): void => { released = true; for (const store of stores) store() }
+  t.teardown(releaseAll)
   await ledgerBus.consumeInputs(inputs => new Promise<void>(resolve => {
     handed.push([...inputs])
-    stores.push(resolve)
+    if (released) resolve()
+    else stores.push(resolve)
   }))
   const watcher = await natsBus(t, server, { host: 'web1' })
   const now = Date.now()
