@@ -13,6 +13,7 @@ import type { Decision } from '../../ledger/rules/types.js'
 import type { Channel, DeliveryResult } from '../../services/notifier/channel.js'
 import { NotifierWorker, type NotifierWorkerOptions } from '../../services/notifier/notifier-worker.js'
 import { Outbox } from '../../services/notifier/outbox.js'
+import { patience } from '../helpers/patience.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { webhookChannel, WebhookReceiver } from '../helpers/webhook-receiver.js'
 
@@ -60,11 +61,13 @@ t.test('a hanging, then failing channel never delays the webhook; its notices wa
   const [up, down] = [await receiver(t), await receiver(t)]
   down.mode = 'hang'
   const hook = webhookChannel('hook', up.url)
-  const flaky = webhookChannel('flaky', down.url, 300)
+  // Hangs longer than the bound below: were onDecisions to wait for
+  // delivery, it could not return within it.
+  const flaky = webhookChannel('flaky', down.url, patience(3000))
   const { worker } = await setup(t, [hook, flaky])
   const started = performance.now()
   for (let g = 0; g < 4; g++) await worker.onDecisions(range(g * 5, 5))
-  t.ok(performance.now() - started < 2000, 'onDecisions returns after the synced write, not after delivery')
+  t.ok(performance.now() - started < patience(2000), 'onDecisions returns after the synced write, not after delivery')
   await waitFor(() => ids(up).length === 20, { what: 'the webhook to get all 20', timeout: 5000 })
   t.same(ids(up), range(0, 20).map(d => d.id), 'in order, once each, while the other channel hangs')
   t.same(up.received.map(m => m.key), range(0, 20).map(d => `${d.id}/hook`), 'one message per decision, keyed by its entry id')
@@ -148,7 +151,7 @@ t.test('retry waits at least what the channel asked; close() is bounded and idem
   await waitFor(() => hang.requests === 1, { what: 'a request in flight' })
   const closing = performance.now()
   await Promise.all([worker.close(), worker.close()])
-  t.ok(performance.now() - closing < 1000, 'close gave up on the hanging delivery')
+  t.ok(performance.now() - closing < patience(1000), 'close gave up on the hanging delivery')
   await t.rejects(worker.onDecisions(range(5, 1)), { code: 'BANLEDGER_NOTIFIER_CLOSED' })
   t.match(await worker.status(), [{ name: 'sms', pending: 2 }, { name: 'hook', pending: 2 }], 'what was not confirmed stays pending')
 })
