@@ -6,7 +6,6 @@ import { StringDecoder } from 'node:string_decoder'
 import { basename, dirname, resolve } from 'node:path'
 import { compileFilter, type Fail2banFilter } from '../../../services/watcher/fail2ban/filter-engine.js'
 import { readFilter, type FilterDefinition } from '../../../services/watcher/fail2ban/filter-reader.js'
-import { builtinFilter } from '../../../services/watcher/filters/builtin.js'
 import type { LineFilter } from '../../../services/watcher/filters/filter.js'
 import { parse, type CliIO, type Command } from '../command.js'
 import { LineWriter } from '../line-writer.js'
@@ -56,9 +55,11 @@ async function resolveFilter(spec: string, dir: string, options: Record<string, 
     const def = await readFilter(dirname(path), basename(path).replace(/\.(conf|local)$/, ''), options)
     return { kind: 'fail2ban', filter: compileFilter(def, { addresses: false }), label: path, def }
   }
-  const builtin = builtinFilter(spec)
-  if (builtin !== undefined && !existsSync(resolve(dir, `${spec}.conf`))) return { kind: 'builtin', filter: builtin, label: `built-in ${spec}` }
   if (!existsSync(resolve(dir, `${spec}.conf`))) {
+    // Imported only here: loading every built-in filter (and compiling
+    // their regexes) is start-up time a fail2ban filter does not need.
+    const builtin = (await import('../../../services/watcher/filters/builtin.js')).builtinFilter(spec)
+    if (builtin !== undefined) return { kind: 'builtin', filter: builtin, label: `built-in ${spec}` }
     throw new UsageError(`filter-test: no filter "${spec}": not built in, and no ${resolve(dir, `${spec}.conf`)}`)
   }
   const def = await readFilter(dir, spec, options)
