@@ -15,7 +15,7 @@ export type CliResult = Readonly<{ code: number; stdout: string; stderr: string 
 
 export function cli(args: readonly string[], opts: { timeout?: number } = {}): Promise<CliResult> {
   return new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args], { timeout: patience(opts.timeout ?? 30_000) }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: patience(opts.timeout ?? 30_000), maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1
       resolve({ code, stdout, stderr })
     })

@@ -1,8 +1,7 @@
 // banledger filter-test: our fail2ban-regex. Runs a filter (a fail2ban
 // filter by name or path, a built-in, or a bare regex with <HOST>) over a
 // log file and says what it matched, ignored and missed (S6).
-import { closeSync, existsSync, openSync, readSync } from 'node:fs'
-import { StringDecoder } from 'node:string_decoder'
+import { closeSync, existsSync, openSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import { compileFilter, type Fail2banFilter } from '../../../services/watcher/fail2ban/filter-engine.js'
 import { readFilter, type FilterDefinition } from '../../../services/watcher/fail2ban/filter-reader.js'
@@ -10,9 +9,10 @@ import type { LineFilter } from '../../../services/watcher/filters/filter.js'
 import { parse, type CliIO, type Command } from '../command.js'
 import { LineWriter } from '../line-writer.js'
 import { isoMinute, localIso, type IsoMinute } from '../local-iso.js'
+import { DatedLog } from '../log-reading/dated-log.js'
+import { chunks, eachLine, lineText, MAX_LINE } from '../log-reading/log-lines.js'
 import { UsageError } from '../usage-error.js'
 
-const MAX_LINE = 64 * 1024
 // the constant parts of a --json line, as bytes
 const JSON_LINE = Buffer.from('{"line":')
 const JSON_HOST = Buffer.from(',"host":')
@@ -22,11 +22,6 @@ const JSON_CLOSE = Buffer.from('}')
 const JSON_END = Buffer.from('"}')
 const DOT = Buffer.from('.')
 
-/** The line onLine() was given: without its \n, cut at MAX_LINE. */
-const lineText = (raw: string, nl: boolean): string => {
-  const length = nl ? raw.length - 1 : raw.length
-  return length > MAX_LINE ? raw.slice(0, MAX_LINE) : nl ? raw.slice(0, length) : raw
-}
 const DEFAULT_FILTER_DIR = '/etc/fail2ban/filter.d'
 
 type Source =
@@ -43,17 +38,21 @@ function parseOptions(opts: readonly string[]): Record<string, string> {
   return out
 }
 
-/** A filter name (built-in first, then the fail2ban dir), a path, or a bare regex. */
-async function resolveFilter(spec: string, dir: string, options: Record<string, string>): Promise<Source> {
+/** A fail2ban filter's definition (read, not compiled yet), or a built-in filter. */
+type Resolved =
+  | { kind: 'fail2ban'; label: string; def: FilterDefinition }
+  | { kind: 'builtin'; filter: LineFilter; label: string }
+
+/** A filter name (a file in the fail2ban dir, else a built-in), a path, or a bare regex. */
+async function resolveFilter(spec: string, dir: string, options: Record<string, string>): Promise<Resolved> {
   if (spec.includes('<HOST>') || spec.includes('<ADDR>') || spec.includes('<F-ID>')) {
     const def: FilterDefinition = { failregex: [spec], ignoreregex: [], prefregex: null, datepattern: null, maxlines: 1, journalmatch: null, options: {} }
-    return { kind: 'fail2ban', filter: compileFilter(def, { addresses: false }), label: 'the regex given', def }
+    return { kind: 'fail2ban', label: 'the regex given', def }
   }
   if (spec.includes('/') || spec.endsWith('.conf')) {
     const path = resolve(spec)
     if (!existsSync(path)) throw new UsageError(`filter-test: no filter file ${path}`)
-    const def = await readFilter(dirname(path), basename(path).replace(/\.(conf|local)$/, ''), options)
-    return { kind: 'fail2ban', filter: compileFilter(def, { addresses: false }), label: path, def }
+    return { kind: 'fail2ban', label: path, def: await readFilter(dirname(path), basename(path).replace(/\.(conf|local)$/, ''), options) }
   }
   if (!existsSync(resolve(dir, `${spec}.conf`))) {
     // Imported only here: loading every built-in filter (and compiling
@@ -62,8 +61,7 @@ async function resolveFilter(spec: string, dir: string, options: Record<string, 
     if (builtin !== undefined) return { kind: 'builtin', filter: builtin, label: `built-in ${spec}` }
     throw new UsageError(`filter-test: no filter "${spec}": not built in, and no ${resolve(dir, `${spec}.conf`)}`)
   }
-  const def = await readFilter(dir, spec, options)
-  return { kind: 'fail2ban', filter: compileFilter(def, { addresses: false }), label: resolve(dir, `${spec}.conf`), def }
+  return { kind: 'fail2ban', label: resolve(dir, `${spec}.conf`), def: await readFilter(dir, spec, options) }
 }
 
 export const filterTestCommand: Command = {
@@ -87,11 +85,14 @@ Options:
   --json                  one JSON object per line that yields a failure:
                           {"line": 12, "host": "192.0.2.1", "time": "2005-06-21T16:47:48+02:00", "user": "..."}
   --print-missed          print the lines no failregex matched
-  --print-ignored         print the lines an ignoreregex matched`,
+  --print-ignored         print the lines an ignoreregex matched
+  --one-thread            read and date the log in the filter's thread (by
+                          default a second thread does, for fail2ban filters)`,
   async run(args, io) {
     const { values, positionals } = parse('filter-test', args, {
       'filter-dir': { type: 'string' }, filter: { type: 'string' }, 'filter-opt': { type: 'string', multiple: true },
       now: { type: 'string' }, json: { type: 'boolean' }, 'print-missed': { type: 'boolean' }, 'print-ignored': { type: 'boolean' },
+      'one-thread': { type: 'boolean' },
     })
     if (values.help === true) { io.out(this.help); return 0 }
     const [log, positionalFilter, ...rest] = positionals
@@ -105,23 +106,37 @@ Options:
       now = Math.round(Number(values.now) * 1000)
     }
     const dir = typeof values['filter-dir'] === 'string' ? values['filter-dir'] : DEFAULT_FILTER_DIR
-    const source = await resolveFilter(spec, dir, parseOptions((values['filter-opt'] as string[] | undefined) ?? []))
-    return runTest(log, source, now, io, {
-      json: values.json === true, printMissed: values['print-missed'] === true, printIgnored: values['print-ignored'] === true,
-    })
+    const resolved = await resolveFilter(spec, dir, parseOptions((values['filter-opt'] as string[] | undefined) ?? []))
+    const opts = { json: values.json === true, printMissed: values['print-missed'] === true, printIgnored: values['print-ignored'] === true }
+    const cannotRead = (err: unknown): UsageError => new UsageError(`filter-test: cannot read ${log}: ${(err as Error).message}`)
+    let fd: number
+    try {
+      fd = openSync(log, 'r')
+    } catch (err) {
+      throw cannotRead(err)
+    }
+    let dated: DatedLog | null = null
+    try {
+      if (resolved.kind === 'builtin') return runTest(log, resolved, chunks(fd, cannotRead), now, io, opts)
+      // A second thread reads the log and dates its lines while this one
+      // compiles the filter, then while it runs it (dated-log.ts); not for
+      // journal lines, which the filter does not date.
+      const { def } = resolved
+      if (values['one-thread'] !== true && def.options['logtype'] !== 'journal') dated = DatedLog.start(log, def.datepattern, now, cannotRead)
+      const filter = compileFilter(def, dated === null ? { addresses: false } : { addresses: false, dater: dated })
+      await dated?.ready()
+      return runTest(log, { ...resolved, filter }, dated?.chunks() ?? chunks(fd, cannotRead), now, io, opts)
+    } finally {
+      closeSync(fd)
+      await dated?.close()
+    }
   },
 }
 
+/** Runs `source` over the lines of `text` (the log's, in chunks). */
 function runTest(
-  log: string, source: Source, now: number, io: CliIO, opts: { json: boolean; printMissed: boolean; printIgnored: boolean },
+  log: string, source: Source, text: Iterable<string>, now: number, io: CliIO, opts: { json: boolean; printMissed: boolean; printIgnored: boolean },
 ): number {
-  const cannotRead = (err: unknown): UsageError => new UsageError(`filter-test: cannot read ${log}: ${(err as Error).message}`)
-  let fd: number
-  try {
-    fd = openSync(log, 'r')
-  } catch (err) {
-    throw cannotRead(err)
-  }
   const started = performance.now()
   let lineNo = 0
   let matched = 0
@@ -204,11 +219,7 @@ function runTest(
       }
     }
   }
-  try {
-    eachLine(chunks(fd, cannotRead), onLine)
-  } finally {
-    closeSync(fd)
-  }
+  eachLine(text, onLine)
   out.flush()
   if (opts.json) return 0
   const secs = (performance.now() - started) / 1000
@@ -222,60 +233,4 @@ function runTest(
   }
   io.out(`\nLines: ${lineNo} lines, ${ignored} ignored, ${matched} matched, ${missed} missed\n[processed in ${secs.toFixed(2)} sec, ${Math.round(lineNo / Math.max(secs, 1e-9))} lines/s]`)
   return 0
-}
-
-/** The text of file `fd` in chunks of 64 KiB: a string over about 128 KiB
- *  goes to V8's large-object space, freed only by a full GC, so 1 MiB chunks
- *  piled up (RSS grew with the file); these die young with the lines cut
- *  from them. Read synchronously: a read stream's async iteration (a promise
- *  and stream bookkeeping per chunk) cost 7% of the CPU time of a loop over
- *  the bench's 1,000,000-line log, and filter-test has nothing else to do. */
-function* chunks(fd: number, cannotRead: (err: unknown) => Error): Generator<string> {
-  const bytes = Buffer.allocUnsafe(1 << 16)
-  const utf8 = new StringDecoder('utf8') // a character split across two reads
-  for (;;) {
-    let n: number
-    try {
-      n = readSync(fd, bytes, 0, bytes.length, null)
-    } catch (err) {
-      throw cannotRead(err)
-    }
-    if (n === 0) break
-    yield utf8.write(bytes.subarray(0, n))
-  }
-  yield utf8.end()
-}
-
-/** Calls `onLine` for each line of `chunks`, split as readline splits them
- *  (and Python's universal newlines): at \n, \r\n or a lone \r; a last line
- *  without its newline counts. A line ended by a lone \n comes with it
- *  (`nl` true), the others without their ending. */
-function eachLine(chunks: Iterable<string>, onLine: (line: string, nl: boolean) => void): void {
-  let rest = ''
-  let skipLF = false
-  for (const chunk of chunks) {
-    let text = rest + chunk
-    if (skipLF && text.charCodeAt(0) === 10) text = text.slice(1)
-    skipLF = false
-    let start = 0
-    if (!text.includes('\r')) {
-      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        onLine(text.slice(start, nl + 1), true)
-        start = nl + 1
-      }
-    } else {
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i)
-        if (c !== 10 && c !== 13) continue
-        onLine(text.slice(start, i), false)
-        if (c === 13) {
-          if (i + 1 === text.length) skipLF = true
-          else if (text.charCodeAt(i + 1) === 10) i++
-        }
-        start = i + 1
-      }
-    }
-    rest = text.slice(start)
-  }
-  if (rest !== '') onLine(rest, false)
 }

@@ -354,7 +354,20 @@ export const INVALID = 3
 const KINDS: readonly (DateMatch['kind'] | undefined)[] = [undefined, 'date', 'empty', 'invalid']
 const NO_TEMPLATE: Template = { name: '', flags: 0, weight: 0, hits: 0, search: () => null, date: () => null, compile: () => undefined }
 
-export class DateDetector {
+/** What a filter asks of a date detector, a line at a time in log order:
+ *  find() and its results. A DateDetector, or one that finds the same for
+ *  the same lines elsewhere (filter-test's dating thread). */
+export interface LineDater {
+  /** NONE, DATE, EMPTY or INVALID; the rest in time, matchStart, matchEnd. */
+  find(line: string, now: number): number
+  readonly time: number
+  readonly matchStart: number
+  readonly matchEnd: number
+  /** Successful detections per template name (in the order of first use). */
+  readonly used: ReadonlyMap<string, number>
+}
+
+export class DateDetector implements LineDater {
   private readonly slots: Slot[] = []
   private readonly names = new Set<string>()
   /** Where the last match was: [lastStart, lastEnd) of lastLine (fail2ban's

@@ -17,7 +17,7 @@
 import { canonicalAddress } from '../../../ledger/rules/addresses.js'
 import type { FilterMatch, LineFilter } from '../filters/filter.js'
 import { truncateUser } from '../filters/filter.js'
-import { DATE, DateDetector, EMPTY, NONE } from './date-detector.js'
+import { DATE, DateDetector, EMPTY, NONE, type LineDater } from './date-detector.js'
 import { Fail2banError } from './errors.js'
 import { translatePythonRegex, type TranslatedRegex } from './python-regex.js'
 import { leadChars } from './lead-chars.js'
@@ -83,6 +83,9 @@ export type CompileOptions = {
   /** false: `ip` is always null, canonicalAddress is not computed (for a
    *  caller that reads `host` only: filter-test). Default true. */
   addresses?: boolean
+  /** Finds the lines' dates instead of a DateDetector of the filter's
+   *  datepattern (it must find what that one would; unused for journal lines). */
+  dater?: LineDater
 }
 
 /** An EngineResult under construction (keys added in EngineResult's order). */
@@ -427,7 +430,7 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   const prefContent = pref?.groupNumber('content') ?? 0
   /** The prefregex's groups other than content go into every failure. */
   const hasPre = pref !== null && pref.tr.groupNames.some((g) => g !== 'content')
-  const detector = journal ? null : new DateDetector(def.datepattern)
+  const detector: LineDater | null = journal ? null : (opts.dater ?? new DateDetector(def.datepattern))
   const stats: EngineStats = {
     lines: 0, matched: 0, ignored: 0, missed: 0, perRegex: fails.map(() => 0),
     get dateTemplates() {
