@@ -7,6 +7,7 @@ import { compileFilter, type Fail2banFilter } from '../../../services/watcher/fa
 import { readFilter, type FilterDefinition } from '../../../services/watcher/fail2ban/filter-reader.js'
 import type { LineFilter } from '../../../services/watcher/filters/filter.js'
 import { parse, type CliIO, type Command } from '../command.js'
+import { OutputClosed, writeStdout } from '../blocking-stdout.js'
 import { LineWriter } from '../line-writer.js'
 import { isoMinute, localIso, type IsoMinute } from '../local-iso.js'
 import { DatedLog } from '../log-reading/dated-log.js'
@@ -126,6 +127,9 @@ Options:
       const filter = compileFilter(def, dated === null ? { addresses: false } : { addresses: false, dater: dated })
       await dated?.ready()
       return runTest(log, { ...resolved, filter }, dated?.chunks() ?? chunks(fd, cannotRead), now, io, opts)
+    } catch (err) {
+      if (err instanceof OutputClosed) return 0 // `| head` has what it wanted
+      throw err
     } finally {
       closeSync(fd)
       await dated?.close()
@@ -142,7 +146,7 @@ function runTest(
   let matched = 0
   let ignored = 0
   let missed = 0
-  const out = new LineWriter((chunk) => process.stdout.write(chunk))
+  const out = new LineWriter(writeStdout)
   /** The local minute of the last time written (isoMinute), and its text
    *  as bytes: `,"time":"` and its head; its tail, then `","user":`, or
    *  `"}` (failures come many to the minute). */
