@@ -87,8 +87,25 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   }
 }
 
+/** Standard output's reader went away (`| head`): the rest of the output
+ *  is dropped, quietly, and the command ends as it would have (cleaning up
+ *  after itself). Watched from the first line printed: filter-test's
+ *  blocking writes (blocking-stdout.ts) want fd 1 as Node found it. */
+let stdoutClosed = false
+let stdoutWatched = false
+function printLine(line: string): void {
+  if (!stdoutWatched) {
+    stdoutWatched = true
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err
+      stdoutClosed = true
+    })
+  }
+  if (!stdoutClosed) process.stdout.write(`${line}\n`)
+}
+
 const io: CliIO = {
-  out: line => process.stdout.write(`${line}\n`),
+  out: printLine,
   err: line => process.stderr.write(`${line}\n`),
   isTTY: process.stderr.isTTY === true,
   now: Date.now,
