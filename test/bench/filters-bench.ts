@@ -1,7 +1,7 @@
 // Filter benchmark (not a test): `banledger filter-test` against
 // fail2ban-regex on the same generated 1,000,000-line OpenSSH auth.log with
-// fail2ban's stock sshd filter, in one run (ours three times around the
-// peer's run, the median kept): lines/s, the ratio, the matches of each,
+// fail2ban's stock sshd filter, in one run (ours five times around the
+// peer's run, the median kept; once more with --one-thread, for context): lines/s, the ratio, the matches of each,
 // and peak memory for 100,000 and 1,000,000 lines (flat = bounded).
 // fail2ban's files come from the Debian package (test/helpers/fail2ban-files.ts),
 // fail2ban-regex runs from it with the system's python3.
@@ -50,13 +50,13 @@ if (files === null) throw new Error('fail2ban filters are not available (apt-get
 const big = await writeLog(1_000_000)
 const small = await writeLog(100_000)
 
-const ours = (log: string) => timed(process.execPath, ['--max-semi-space-size=64', BIN, 'filter-test', '--now', NOW,
-  '--filter-dir', files.filterDir, '--filter', 'sshd', '--json', log], { ...process.env, TZ: 'UTC' })
-/** Our run on the big log, before, between and after the peer's: the
- *  peer's one run lasts ~35 s and evens out a shared machine's bursts of
- *  stolen CPU, ours lasts ~2 s and may fall into one; the median of three
- *  spread over the peer's window compares like with like. */
-const oursRuns = [ours(big)]
+const ours = (log: string, extra: readonly string[] = []) => timed(process.execPath, ['--max-semi-space-size=64', BIN, 'filter-test', ...extra,
+  '--now', NOW, '--filter-dir', files.filterDir, '--filter', 'sshd', '--json', log], { ...process.env, TZ: 'UTC' })
+/** Our runs on the big log, two before the peer's and three after: the
+ *  peer's one run lasts 35-65 s and evens out a shared machine's bursts of
+ *  stolen CPU, ours lasts 2-3 s and may fall into one; the median of five
+ *  around the peer's window compares like with like. */
+const oursRuns = [ours(big), ours(big)]
 const oursSmall = ours(small)
 
 let peer: { secs: number; matched: number } | null = null
@@ -66,10 +66,11 @@ if (python.status === 0) {
     { ...process.env, TZ: 'UTC', PYTHONPATH: join(files.root, 'usr/lib/python3/dist-packages') })
   const m = /Lines: (\d+) lines, (\d+) ignored, (\d+) matched, (\d+) missed/.exec(r.stdout)
   peer = { secs: r.secs, matched: Number(m?.[3] ?? NaN) }
-  oursRuns.push(ours(big))
 }
-oursRuns.push(ours(big))
-/** The median run (of two, without python3: the faster). */
+oursRuns.push(ours(big), ours(big), ours(big))
+/** For context: one thread reads, dates and filters (--one-thread). */
+const oneThread = ours(big, ['--one-thread'])
+/** The median run. */
 const oursBig = [...oursRuns].sort((a, b) => a.secs - b.secs)[(oursRuns.length - 1) >> 1] as (typeof oursRuns)[number]
 const oursMatched = oursBig.stdout.split('\n').filter(Boolean).length
 const sameOutput = oursRuns.every(r => r.stdout === oursBig.stdout)
@@ -85,4 +86,5 @@ if (peer !== null) {
   console.log('fail2ban-regex: python3 not found, not compared')
 }
 console.log(`vs sshguard's parser (about 400,000/s)   ${rate(oursBig.secs) >= 400_000 ? 'at least as fast' : 'slower'}`)
+console.log(`  context: --one-thread                 ${rate(oneThread.secs).toLocaleString('en')} lines/s   (${oneThread.secs.toFixed(2)} s${oneThread.stdout === oursBig.stdout ? ', same output' : ', OUTPUT DIFFERS'})`)
 console.log(`peak RSS: 100,000 lines ${(oursSmall.rssKiB / 1024).toFixed(0)} MiB, 1,000,000 lines ${(oursBig.rssKiB / 1024).toFixed(0)} MiB`)
