@@ -12,9 +12,10 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { LineDater } from '../../../services/watcher/fail2ban/date-detector.js'
 import { PER_LINE, POSTED, TAKEN, type Batch, type DatingJob } from './dating-job.js'
 
-/** The worker's module: .js beside this one in dist/, .ts in the sources
- *  (tests run them through tsx, whose loader the worker inherits). */
-const WORKER = new URL(`./dating-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url)
+/** The worker's module, compiled beside this one in dist/ (filter-test
+ *  runs from there; tsx, which runs the sources in tests, does not load
+ *  TypeScript in worker threads, so tests reach this through the binary). */
+const WORKER = new URL('./dating-worker.js', import.meta.url)
 /** A batch takes milliseconds; this long without one, the worker is gone. */
 const STALL_MS = 120_000
 
