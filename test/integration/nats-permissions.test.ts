@@ -287,9 +287,10 @@ if (await requireNatsServer(t)) {
       /forms a cycle/, "the stream's own subjects are refused (a cycle)")
     const pushTo = async (who: typeof f, stream: string, config: Parameters<typeof jsm.consumers.add>[1], name: string) => {
       await who.jsm.consumers.add(stream, { ack_policy: AckPolicy.None, headers_only: true, ...config })
-      // Deliveries start at once where something listens: give it that long.
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      // The server delivers a push consumer's messages only while something
+      // listens where they go (push_bound); none can, in a stream's account.
       const ci = await jsm.consumers.info(stream, name)
+      t.notOk(ci.push_bound, `${name} on ${stream} to ${String(config.deliver_subject)}: nothing listens there (not push-bound)`)
       await jsm.consumers.delete(stream, name)
       return ci
     }
