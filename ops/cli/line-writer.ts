@@ -13,8 +13,10 @@
 const SIZE = 1 << 16
 
 export class LineWriter {
-  private buf = Buffer.allocUnsafe(SIZE)
+  private readonly buf = Buffer.allocUnsafe(SIZE)
   private used = 0
+  /** `write` must be done with the chunk when it returns (blocking-stdout.ts's
+   *  writeStdout is): the buffer is filled again at once. */
   constructor(private readonly write: (chunk: Buffer) => void) {}
 
   /** Adds `line` and a newline. */
@@ -118,12 +120,10 @@ export class LineWriter {
     this.buf[this.used++] = 10
   }
 
-  /** Writes out what the buffer holds; a new buffer takes its place (the
-   *  written one may still be queued by the stream). */
+  /** Writes out what the buffer holds. */
   flush(): void {
     if (this.used === 0) return
     this.write(this.buf.subarray(0, this.used))
-    this.buf = Buffer.allocUnsafe(SIZE)
     this.used = 0
   }
 }
