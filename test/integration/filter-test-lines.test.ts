@@ -31,3 +31,16 @@ t.test('a \\r\\n split across two read chunks is one line end', async t => {
   t.equal(numbers.length, k + 2, 'every matching line')
   t.same(numbers.slice(-2), [k + 2, k + 3], 'the line after the split \r\n is the next one: no empty line between')
 })
+
+t.test('a line far longer than the cap (64 KiB) is cut, and the lines after it keep their numbers', async t => {
+  const dir = await tempDir(t)
+  const log = join(dir, 'long.log')
+  // 3 MB without a line end: many read chunks of one line
+  await writeFile(log, `fail from 192.0.2.1 ${'x'.repeat(3_000_000)} from 198.51.100.1\nfail from 192.0.2.2 x\r${'y'.repeat(200_000)}\rfail from 192.0.2.4 x`)
+  for (const mode of [[], ['--one-thread']]) {
+    const r = await cli(['filter-test', ...mode, '--json', log, '^fail from <HOST> x'])
+    t.equal(r.code, 0, r.stderr)
+    t.same(jsonLines(r.stdout).map(l => [l.line, l.host]), [[1, '192.0.2.1'], [2, '192.0.2.2'], [4, '192.0.2.4']],
+      `${mode.join(' ') || 'two threads'}: the long line matched on its first 64 KiB, the others numbered as written`)
+  }
+})
