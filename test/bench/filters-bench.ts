@@ -82,23 +82,26 @@ try {
 } catch (e) {
   console.log(`sshguard's parser unavailable: ${(e as Error).message}`)
 }
-const sshguardRuns: ReturnType<typeof timed>[] = []
-const peerParser = (log: string) => {
+type Run = ReturnType<typeof timed>
+const sshguardRuns: Run[] = []
+/** `parser` over `log` on its standard input. */
+const parse = (parser: string, log: string): Run => {
   const fd = openSync(log, 'r')
   try {
-    return timed(sshguard as string, [], process.env, fd)
+    return timed(parser, [], process.env, fd)
   } finally {
     closeSync(fd)
   }
 }
 for (let k = 0; k < 3; k++) {
   oursRuns.push(ours(big))
-  if (sshguard !== null) sshguardRuns.push(peerParser(big))
+  if (sshguard !== null) sshguardRuns.push(parse(sshguard, big))
 }
+/** The median run (of an even number: the faster of the middle two). */
+const median = (runs: readonly Run[]): Run => [...runs].sort((a, b) => a.secs - b.secs)[(runs.length - 1) >> 1] as Run
 /** For context: one thread reads, dates and filters (--one-thread). */
 const oneThread = ours(big, ['--one-thread'])
-/** The median run. */
-const oursBig = [...oursRuns].sort((a, b) => a.secs - b.secs)[(oursRuns.length - 1) >> 1] as (typeof oursRuns)[number]
+const oursBig = median(oursRuns)
 const oursMatched = oursBig.stdout.split('\n').filter(Boolean).length
 const sameOutput = oursRuns.every(r => r.stdout === oursBig.stdout)
 
@@ -113,7 +116,7 @@ if (peer !== null) {
   console.log('fail2ban-regex: python3 not found, not compared')
 }
 if (sshguard !== null) {
-  const sg = [...sshguardRuns].sort((a, b) => a.secs - b.secs)[1] as (typeof sshguardRuns)[number]
+  const sg = median(sshguardRuns)
   const flagged = sg.stdout.split('\n').filter(Boolean).length
   console.log(`sshguard's sshg-parser (same file)        ${rate(sg.secs).toLocaleString('en')} lines/s   (${sg.secs.toFixed(2)} s, median of 3: ${sshguardRuns.map(r => r.secs.toFixed(2)).join(' / ')} s; ${flagged} lines flagged, by its own rules)`)
   console.log(`vs sshguard's parser                      ${(sg.secs / oursBig.secs).toFixed(2)}x   (target >= 1: no slower)`)

@@ -25,9 +25,6 @@ const DOT = Buffer.from('.')
 
 const DEFAULT_FILTER_DIR = '/etc/fail2ban/filter.d'
 
-type Source =
-  | { kind: 'fail2ban'; filter: Fail2banFilter; label: string; def: FilterDefinition }
-  | { kind: 'builtin'; filter: LineFilter; label: string }
 
 function parseOptions(opts: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {}
@@ -43,6 +40,8 @@ function parseOptions(opts: readonly string[]): Record<string, string> {
 type Resolved =
   | { kind: 'fail2ban'; label: string; def: FilterDefinition }
   | { kind: 'builtin'; filter: LineFilter; label: string }
+/** What runs: a built-in, or a fail2ban filter compiled. */
+type Source = Extract<Resolved, { kind: 'builtin' }> | (Extract<Resolved, { kind: 'fail2ban' }> & { filter: Fail2banFilter })
 
 /** A filter name (a file in the fail2ban dir, else a built-in), a path, or a bare regex. */
 async function resolveFilter(spec: string, dir: string, options: Record<string, string>): Promise<Resolved> {

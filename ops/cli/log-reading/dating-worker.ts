@@ -27,6 +27,9 @@ function post(batch: Batch, transfer: ArrayBuffer[]): void {
   Atomics.notify(counters, POSTED)
 }
 
+/** A failure to open or read the log (the filter's thread reports it as its own cannotRead). */
+const readError = (err: unknown): Error => Object.assign(new Error((err as Error).message), { read: true })
+
 let dates = new Float64Array(new ArrayBuffer(PER_LINE * 1024 * 8))
 let count = 0
 /** The dates found since the last batch, in a buffer of their own (transferred). */
@@ -55,13 +58,13 @@ try {
   try {
     fd = openSync(job.path, 'r')
   } catch (err) {
-    throw Object.assign(new Error((err as Error).message), { read: true })
+    throw readError(err)
   }
   const utf8 = new StringDecoder('utf8')
   const lines = new LineSplitter()
   for (;;) {
     const bytes = new Uint8Array(new ArrayBuffer(CHUNK_BYTES)) // transferred with its batch: a new one each time
-    const n = readChunk(fd, bytes, (err) => Object.assign(new Error((err as Error).message), { read: true }))
+    const n = readChunk(fd, bytes, readError)
     if (n === 0) break
     const chunk = bytes.subarray(0, n)
     lines.push(utf8.write(chunk), onLine)
