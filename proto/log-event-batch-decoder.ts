@@ -8,7 +8,7 @@
 // 4, at 5, host 6, source 7, user 8, received_at 9.
 import protobuf from 'protobufjs'
 import type { LogEvent } from '../ledger/rules/types.js'
-import { int64 } from './entry-events-decoder.js'
+import { int64 } from './entry-changes-decoder.js'
 import { WireError } from './wire.js'
 
 function readLogEvent(r: protobuf.Reader, end: number): LogEvent {

@@ -138,12 +138,20 @@ function hexDigit(c: number): number {
  *  every address the ledger looks up, and a RegExp match costs several
  *  times more. */
 export function dottedQuad(s: string): number | null {
+  return dottedQuadAt(s, 0, s.length)
+}
+
+/** dottedQuad of src[start, end): characters of a string, or the bytes of
+ *  its UTF-8 text (replay reads stored addresses without making strings;
+ *  a byte of a multi-byte character is never an ASCII digit or dot). */
+export function dottedQuadAt(src: string | Uint8Array, start: number, end: number): number | null {
   let parts = 0
   let n = 0
   let value = 0
   let digits = 0
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 46 // a final '.' closes the last part
+  for (let i = start; i <= end; i++) {
+    // a final '.' closes the last part
+    const c = i === end ? 46 : typeof src === 'string' ? src.charCodeAt(i) : src[i] as number
     if (c === 46) {
       if (digits === 0 || value > 255) return null
       n = n * 256 + value
@@ -158,6 +166,20 @@ export function dottedQuad(s: string): number | null {
   }
   return parts === 4 ? n : null
 }
+
+/** An address as a map key: canonical IPv4 text as its value, a signed
+ *  32-bit integer (a small integer in V8: compared in place, no string to
+ *  load, hash or keep), any other text as itself. */
+export type AddressKey = number | string
+
+export function addressKey(ip: string): AddressKey {
+  const value = dottedQuad(ip)
+  return value === null ? ip : value | 0
+}
+
+/** The text of an address key. */
+export const addressText = (key: AddressKey): string =>
+  typeof key === 'string' ? key : `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`
 
 type Range = readonly [ipaddr.IPv4 | ipaddr.IPv6, number]
 

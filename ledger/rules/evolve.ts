@@ -40,8 +40,16 @@ function withFailure(failures: readonly Millis[], windowStart: Millis, at: Milli
   return out
 }
 
+/** The fields of an event that applyEvent reads. */
+type ChangeField = 'type' | 'at' | 'outcome' | 'windowStart' | 'until' | 'reason' | 'repeat'
+type ChangeOf<E> = E extends unknown ? Pick<E, Extract<keyof E, ChangeField>> : never
+/** What an event does to its state: the event without whose state it is
+ *  (jail, address) and what only explains it (host, failures, why). Every
+ *  DomainEvent is one; replay decodes stored events as no more than this. */
+export type EventChange = ChangeOf<DomainEvent>
+
 /** Applies `e` to a state being changed (a copy live, a private object in replay). */
-export function applyEvent(s: MutableState, e: DomainEvent): void {
+export function applyEvent(s: MutableState, e: EventChange): void {
   switch (e.type) {
     case 'FailureRecorded':
       if (e.outcome === 'counted') {

@@ -2,12 +2,12 @@
 // alone), verify (replay equals the stored projection), time travel ("as
 // of" a past time) and explain (the entries that touched one address).
 import { Buffer } from 'node:buffer'
-import { EntryEventsReader } from '../../proto/entry-events-decoder.js'
+import { EntryChangesReader, type ChangeVisitor } from '../../proto/entry-changes-decoder.js'
 import { forEachEntry } from '../../proto/ledger-chunk.js'
 import { decodeEntry, encodeState } from '../../proto/wire.js'
 import { applyEvent, copyState, type MutableState } from '../rules/evolve.js'
 import { EMPTY_STATE, isEmptyState } from '../rules/lifecycle.js'
-import type { AddressState, BanReason, DomainEvent, LedgerEntry, Millis } from '../rules/types.js'
+import type { AddressState, BanReason, LedgerEntry, Millis } from '../rules/types.js'
 import { splitStateKey, type LedgerStore } from './ledger-store.js'
 import { ProjectionMap } from './projection-map.js'
 
@@ -31,14 +31,19 @@ export async function replay(
   let entries = 0
   let lastSeq = 0
   const until = opts.until ?? Infinity
-  const reader = new EntryEventsReader()
+  const reader = new EntryChangesReader()
+  const apply: ChangeVisitor = (jail, address, change) => {
+    const s = states.upsertAt(jail, address, emptyState)
+    applyEvent(s, change)
+    if (isEmptyState(s)) states.deleteAt(jail, address)
+  }
   for await (const values of store.logValues()) {
     for (const value of values) {
       forEachEntry(value, (start, end) => {
-        const entry = reader.read(value, start, end)
-        lastSeq = entry.seq
-        if (entry.at > until) return
-        applyEntry(states, entry.events)
+        reader.read(value, start, end)
+        lastSeq = reader.seq
+        if (reader.at > until) return
+        reader.forEachChange(apply)
         entries++
       })
     }
@@ -48,14 +53,6 @@ export async function replay(
 }
 
 const emptyState = (): MutableState => copyState(EMPTY_STATE)
-
-function applyEntry(states: ProjectionMap<MutableState>, events: readonly DomainEvent[]): void {
-  for (const e of events) {
-    const s = states.upsert(e.jail, e.ip, emptyState)
-    applyEvent(s, e)
-    if (isEmptyState(s)) states.delete(e.jail, e.ip)
-  }
-}
 
 export type VerifyReport = Readonly<{
   entries: number

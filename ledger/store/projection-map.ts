@@ -5,40 +5,29 @@
 // "jail/address" key string each time (measured on bench:ledger's log:
 // about a quarter of replay's CPU time).
 //
-// An IPv4 address in canonical dotted-quad text is keyed by its 32-bit
-// value (a small integer in V8: compared in place, where a string key is
-// another object to load and compare), in a Map of its own; any other text
-// by the string. The text is made again from the number when rows are
-// listed. A table of 600,000 addresses then also holds no key strings, so
-// replay's fresh address strings die young instead of being copied into
-// the old generation (bench:ledger).
-import { dottedQuad } from '../rules/addresses.js'
+// Addresses are keyed by addresses.ts's AddressKey: canonical IPv4 text by
+// its 32-bit value, in a Map of its own, any other text by the string. The
+// text is made again from the number when rows are listed. A table of
+// 600,000 addresses then holds no key strings, so replay's fresh address
+// strings die young instead of being copied into the old generation, and
+// replay, which reads stored addresses straight into keys, makes no string
+// for an IPv4 address at all (bench:ledger).
+import { addressKey, addressText, type AddressKey } from '../rules/addresses.js'
 import { splitStateKey, stateKey } from './ledger-store.js'
 
-/** The key of canonical dotted-quad IPv4 text ("192.0.2.1"; addresses.ts's
- *  dottedQuad) as a signed 32-bit integer, or null for any other text
- *  (which then keys by the string). */
-export function ipv4Key(ip: string): number | null {
-  const value = dottedQuad(ip)
-  return value === null ? null : value | 0
-}
-
-/** ipv4Key, remembered for the last text: an event's address is looked up
- *  in several maps in a row (the batch's, the one before, the rows). */
+/** addressKey, remembered for the last text: an event's address is looked
+ *  up in several maps in a row (the batch's, the one before, the rows). */
 let lastText = ''
-let lastKey: number | null = null
-const keyOf = (ip: string): number | null => {
+let lastKey: AddressKey = ''
+const keyOf = (ip: string): AddressKey => {
   if (ip !== lastText) {
-    lastKey = ipv4Key(ip)
+    lastKey = addressKey(ip)
     lastText = ip
   }
   return lastKey
 }
 
-/** The text of an ipv4Key. */
-export const ipv4Text = (key: number): string => `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`
-
-/** One jail's rows: IPv4 addresses by key, other texts by the string. */
+/** One jail's rows: IPv4 addresses by value, other texts by the string. */
 class JailRows<R> {
   readonly v4 = new Map<number, R>()
   readonly other = new Map<string, R>()
@@ -46,20 +35,17 @@ class JailRows<R> {
     return this.v4.size + this.other.size
   }
 
-  get(ip: string): R | undefined {
-    const k = keyOf(ip)
-    return k === null ? this.other.get(ip) : this.v4.get(k)
+  get(k: AddressKey): R | undefined {
+    return typeof k === 'number' ? this.v4.get(k) : this.other.get(k)
   }
 
-  set(ip: string, row: R): void {
-    const k = keyOf(ip)
-    if (k === null) this.other.set(ip, row)
-    else this.v4.set(k, row)
+  set(k: AddressKey, row: R): void {
+    if (typeof k === 'number') this.v4.set(k, row)
+    else this.other.set(k, row)
   }
 
-  delete(ip: string): boolean {
-    const k = keyOf(ip)
-    return k === null ? this.other.delete(ip) : this.v4.delete(k)
+  delete(k: AddressKey): boolean {
+    return typeof k === 'number' ? this.v4.delete(k) : this.other.delete(k)
   }
 }
 
@@ -72,7 +58,12 @@ export class ProjectionMap<R> {
   }
 
   get(jail: string, ip: string): R | undefined {
-    return this.#jails.get(jail)?.get(ip)
+    return this.#jails.get(jail)?.get(keyOf(ip))
+  }
+
+  /** get by the address's key (see AddressKey). */
+  getAt(jail: string, address: AddressKey): R | undefined {
+    return this.#jails.get(jail)?.get(address)
   }
 
   /** The row under a stored key (`jail/ip`, see stateKey). */
@@ -84,31 +75,41 @@ export class ProjectionMap<R> {
   set(jail: string, ip: string, row: R): void {
     const rows = this.#rowsOf(jail)
     const size = rows.size
-    rows.set(ip, row)
+    rows.set(keyOf(ip), row)
     this.#size += rows.size - size
   }
 
   /** The row of (jail, ip), made by `create` when there is none. */
   upsert(jail: string, ip: string, create: () => R): R {
+    return this.upsertAt(jail, keyOf(ip), create)
+  }
+
+  /** upsert by the address's key. */
+  upsertAt(jail: string, address: AddressKey, create: () => R): R {
     const rows = this.#rowsOf(jail)
-    let row = rows.get(ip)
+    let row = rows.get(address)
     if (row === undefined) {
       row = create()
-      rows.set(ip, row)
+      rows.set(address, row)
       this.#size++
     }
     return row
   }
 
   delete(jail: string, ip: string): void {
-    if (this.#jails.get(jail)?.delete(ip) === true) this.#size--
+    this.deleteAt(jail, keyOf(ip))
+  }
+
+  /** delete by the address's key. */
+  deleteAt(jail: string, address: AddressKey): void {
+    if (this.#jails.get(jail)?.delete(address) === true) this.#size--
   }
 
   /** Every row with its stored key, jail by jail: IPv4 addresses first,
    *  then the others, each in the order they were added. */
   *entries(): IterableIterator<[string, R]> {
     for (const [jail, rows] of this.#jails) {
-      for (const [k, row] of rows.v4) yield [stateKey(jail, ipv4Text(k)), row]
+      for (const [k, row] of rows.v4) yield [stateKey(jail, addressText(k)), row]
       for (const [ip, row] of rows.other) yield [stateKey(jail, ip), row]
     }
   }
