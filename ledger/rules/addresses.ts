@@ -172,9 +172,18 @@ export function dottedQuadAt(src: string | Uint8Array, start: number, end: numbe
  *  load, hash or keep), any other text as itself. */
 export type AddressKey = number | string
 
+/** The last text addressKey parsed, and its key: an input's address is
+ *  looked up in the ignore lists and in several projection maps in a row. */
+let memoText = ''
+let memoKey: AddressKey = ''
+
 export function addressKey(ip: string): AddressKey {
-  const value = dottedQuad(ip)
-  return value === null ? ip : value | 0
+  if (ip !== memoText) {
+    const value = dottedQuad(ip)
+    memoKey = value === null ? ip : value | 0
+    memoText = ip
+  }
+  return memoKey
 }
 
 /** The text of an address key. */
@@ -183,12 +192,15 @@ export const addressText = (key: AddressKey): string =>
 
 type Range = readonly [ipaddr.IPv4 | ipaddr.IPv6, number]
 
-/** A set of addresses and CIDR ranges, IPv4 and IPv6. IPv4 ranges are
- *  matched on numbers (this runs for every failure), IPv6 with ipaddr.js. */
+/** A set of addresses and CIDR ranges, IPv4 and IPv6. IPv4 is matched on
+ *  numbers (this runs for every failure), IPv6 with ipaddr.js. */
 export class AddressSet {
   /** [network, mask] pairs, unsigned 32-bit. */
   readonly #v4: (readonly [number, number])[] = []
+  /** Single IPv4 addresses, by addressKey. */
+  readonly #v4Exact = new Set<number>()
   readonly #v6: Range[] = []
+  /** Single IPv6 addresses, canonical. */
   readonly #exact = new Set<string>()
 
   /** Throws a TypeError naming the entry when one is neither an address nor a range. */
@@ -198,7 +210,7 @@ export class AddressSet {
       if (range === null) throw new TypeError(`not an address or CIDR range: ${JSON.stringify(entry)}`)
       const [addr, bits] = range
       if (addr.kind() === 'ipv4') {
-        if (bits === 32) this.#exact.add(addr.toString())
+        if (bits === 32) this.#v4Exact.add(addressKey(addr.toString()) as number)
         else {
           const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
           this.#v4.push([((dottedQuad(addr.toString()) ?? 0) & mask) >>> 0, mask])
@@ -212,13 +224,15 @@ export class AddressSet {
 
   /** `ip` must be canonical (see canonicalAddress). */
   has(ip: string): boolean {
-    if (this.#exact.has(ip)) return true
-    if (!ip.includes(':')) {
-      const n = dottedQuad(ip)
-      if (n === null) return false
+    const key = addressKey(ip)
+    if (typeof key === 'number') {
+      if (this.#v4Exact.has(key)) return true
+      const n = key >>> 0
       for (const [net, mask] of this.#v4) if (((n & mask) >>> 0) === net) return true
       return false
     }
+    if (!ip.includes(':')) return false
+    if (this.#exact.has(ip)) return true
     if (this.#v6.length === 0) return false
     let addr: ipaddr.IPv4 | ipaddr.IPv6
     try {

@@ -15,18 +15,6 @@
 import { addressKey, addressText, type AddressKey } from '../rules/addresses.js'
 import { splitStateKey, stateKey } from './ledger-store.js'
 
-/** addressKey, remembered for the last text: an event's address is looked
- *  up in several maps in a row (the batch's, the one before, the rows). */
-let lastText = ''
-let lastKey: AddressKey = ''
-const keyOf = (ip: string): AddressKey => {
-  if (ip !== lastText) {
-    lastKey = addressKey(ip)
-    lastText = ip
-  }
-  return lastKey
-}
-
 /** One jail's rows: IPv4 addresses by value, other texts by the string. */
 class JailRows<R> {
   readonly v4 = new Map<number, R>()
@@ -58,7 +46,7 @@ export class ProjectionMap<R> {
   }
 
   get(jail: string, ip: string): R | undefined {
-    return this.#jails.get(jail)?.get(keyOf(ip))
+    return this.#jails.get(jail)?.get(addressKey(ip))
   }
 
   /** get by the address's key (see AddressKey). */
@@ -75,13 +63,13 @@ export class ProjectionMap<R> {
   set(jail: string, ip: string, row: R): void {
     const rows = this.#rowsOf(jail)
     const size = rows.size
-    rows.set(keyOf(ip), row)
+    rows.set(addressKey(ip), row)
     this.#size += rows.size - size
   }
 
   /** The row of (jail, ip), made by `create` when there is none. */
   upsert(jail: string, ip: string, create: () => R): R {
-    return this.upsertAt(jail, keyOf(ip), create)
+    return this.upsertAt(jail, addressKey(ip), create)
   }
 
   /** upsert by the address's key. */
@@ -97,7 +85,7 @@ export class ProjectionMap<R> {
   }
 
   delete(jail: string, ip: string): void {
-    this.deleteAt(jail, keyOf(ip))
+    this.deleteAt(jail, addressKey(ip))
   }
 
   /** delete by the address's key. */
