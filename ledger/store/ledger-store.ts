@@ -39,6 +39,18 @@ const TAIL_MERGE = 32
 /** LevelDB's memtable: 4 MiB by default; a larger one means fewer level-0
  *  files and compactions under a sustained ingest (measured with bench:ledger). */
 const WRITE_BUFFER = 32 * 1024 * 1024
+/** LevelDB's Snappy compression of its blocks is off: the log is written
+ *  once but LevelDB's compactions rewrite it with the rows keyed around it,
+ *  compressing and decompressing it each time, on the second core of a
+ *  2-core host while the ledger thread runs on the first; every read
+ *  decompresses it again. bench:ledger, 4 full runs each, alternating:
+ *  replay right after the 1,000,000-event ingest 577,000-596,000 events/s
+ *  against 460,000-536,000, start-up 1.6-1.9 s against 1.8-2.1 s, ingest
+ *  100,000-111,000 against 88,000-109,000; the price is disk: 183 MB for
+ *  those 1,000,000 events against 79 MB. Blocks written compressed (a
+ *  ledger of an earlier version) stay readable: each block says how it is
+ *  stored. */
+const COMPRESSION = false
 /** How many bytes one nextv() may return. classic-level's default (16 KiB)
  *  cuts a 2,000-row request to ~180 log entries, so a replay made ~9,000
  *  round trips to LevelDB's thread for 1,000,000 entries; with 1 MiB it
@@ -110,7 +122,7 @@ export class LedgerStore {
     if (!create && !existsSync(join(dir, 'CURRENT'))) {
       throw new LedgerMissingError(`there is no ledger in ${dir} (has the service run with this configuration?)`)
     }
-    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: create, writeBufferSize: WRITE_BUFFER })
+    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: create, writeBufferSize: WRITE_BUFFER, compression: COMPRESSION })
     try {
       await db.open()
     } catch (err) {

@@ -1,7 +1,7 @@
 // The ledger on a real LevelDB in a temp dir: idempotency, atomic projection
 // rows, expiry, restart, replay = projection (property-based), time travel.
 import fc from 'fast-check'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -260,6 +260,39 @@ t.test('given a format-1 ledger (one entry per value), when opened, then it is u
   await meta.sublevel<string, string>('meta', {}).put('format', '3')
   await meta.close()
   await t.rejects(LedgerStore.open(old), LedgerFormatError, 'a format from a later version is refused')
+})
+
+t.test('given a ledger whose blocks LevelDB stored compressed (earlier versions), when opened, then it reads, verifies and appends as before', async t => {
+  const source = '/var/log/a-rather-long-path/auth.log'
+  const inputs = Array.from({ length: 300 }, (_, i) => failure(`198.51.100.${i % 200}`, T0 + i * MIN, { source }))
+  /** A ledger of `inputs` whose tables LevelDB wrote with or without
+   *  compression (this version leaves it in LevelDB's write-ahead log: the
+   *  next open writes the tables), and how often `source` is in them. */
+  const stored = async (compression: boolean): Promise<{ dir: string; occurrences: number }> => {
+    const dir = await tempDir(t)
+    const ledger = await Ledger.open({ dir, rules: rulesContext() })
+    await ledger.submit(inputs)
+    await ledger.close()
+    const raw = new Level(dir, { compression }) as unknown as Level & { compactRange(start: string, end: string): Promise<void> }
+    await raw.open()
+    await raw.compactRange('\x00', '\xff')
+    await raw.close()
+    let occurrences = 0
+    for (const f of (await readdir(dir)).filter(f => f.endsWith('.ldb'))) occurrences += (await readFile(join(dir, f))).toString('latin1').split(source).length - 1
+    return { dir, occurrences }
+  }
+  t.ok((await stored(false)).occurrences >= inputs.length, "uncompressed, each entry's text is on disk as it is")
+  const { dir, occurrences } = await stored(true)
+  t.ok(occurrences < inputs.length / 10, `compressed, the repeated text is not (${occurrences} times)`)
+
+  const reopened = await openLedger(t, dir)
+  const report = await verify(reopened.store)
+  t.same(report.mismatches, [], 'replay of the compressed log equals its projection')
+  t.equal(report.entries, inputs.length)
+  t.equal(report.addresses, 200)
+  await reopened.submit([failure('198.51.100.250', T0 + DAY, { source })])
+  t.same((await verify(reopened.store)).mismatches, [], 'new blocks next to the old ones')
+  t.equal(reopened.seq, inputs.length + 1)
 })
 
 t.test('given a quiet ledger appending one entry at a time, when 70 are appended, then its small chunks are merged 32 into one and every entry reads back once', async t => {
