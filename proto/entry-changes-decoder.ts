@@ -117,6 +117,9 @@ export class EntryChangesReader {
   /** Where the last read() entry's fields start and end. */
   #start = 0
   #end = 0
+  /** The subject of the event #readEvent read last. */
+  #jail = ''
+  #address: AddressKey = ''
   readonly #failure: Change<'FailureRecorded'> = { type: 'FailureRecorded', at: 0, outcome: 'counted', windowStart: 0 }
   readonly #cleared: Change<'CounterCleared'> = { type: 'CounterCleared', at: 0 }
   readonly #grace: Change<'GraceOpened'> = { type: 'GraceOpened', at: 0, until: 0 }
@@ -178,9 +181,6 @@ export class EntryChangesReader {
     }
     return null
   }
-
-  #jail = ''
-  #address: AddressKey = ''
 
   /** One DomainEvent message (the oneof wrapper) ending at `end`: its
    *  change, its jail and address into #jail and #address. */

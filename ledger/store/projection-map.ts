@@ -46,7 +46,7 @@ export class ProjectionMap<R> {
   }
 
   get(jail: string, ip: string): R | undefined {
-    return this.#jails.get(jail)?.get(addressKey(ip))
+    return this.getAt(jail, addressKey(ip))
   }
 
   /** get by the address's key (see AddressKey). */

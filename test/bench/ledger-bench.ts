@@ -19,7 +19,7 @@
 // Node runs with --max-semi-space-size=64, as bin/banledger.js and the
 // systemd unit run the service.
 // Run: npm run bench:ledger (builds, then node --expose-gc
-// dist/test/bench/ledger-bench.js); about 2 minutes. Exits 1 when a target
+// dist/test/bench/ledger-bench.js); about 70 s. Exits 1 when a target
 // is missed. `--keep` leaves the temp dirs in place and prints them (to
 // profile replay or start-up on the same ledger).
 import { spawn } from 'node:child_process'
@@ -137,15 +137,13 @@ function check(ok: boolean, what: string): void {
 /** What a part measured, by name (rates in events/s, times in s, sizes in bytes). */
 type Measured = Record<string, number>
 
-// 100,000 addresses fail 3 times (banned), 300,000 once, 100,000 twice,
-// 100,000 fail and succeed: 1,000,000 events, 600,000 addresses.
-const ingestPlan = (): Plan => makePlan([[BANNED, 'fff'], [300_000, 'f'], [100_000, 'ff'], [100_000, 'fs']])
-
 /** Ingest with 8 producers into the ledger in `dir` (which the replay and
  *  start-up parts then read); with --solo first, 1 producer into another
  *  ledger (context). */
 async function ingestPart(dir: string): Promise<Measured> {
-  const plan = ingestPlan()
+  // 100,000 addresses fail 3 times (banned), 300,000 once, 100,000 twice,
+  // 100,000 fail and succeed: 1,000,000 events, 600,000 addresses.
+  const plan = makePlan([[BANNED, 'fff'], [300_000, 'f'], [100_000, 'ff'], [100_000, 'fs']])
   check(plan.addr.length === EVENTS, 'event count')
   // Made as they are submitted (0.15 us each), so they die young, as events from the bus do.
   const chunk = (k: number): LogEvent[] => events(plan, k * CHUNK, (k + 1) * CHUNK)
