@@ -8,9 +8,8 @@ import { entriesFrom } from '../../ledger/store/log-reader.js'
 import { remoteLedgerApi, tryConnect } from '../../services/control/control-client.js'
 import { localLedgerApi, type LedgerApi } from '../../services/control/ledger-api.js'
 import { rulesFromConfig } from '../../services/run/rules-from-config.js'
-import { controlSocket, ledgerDir } from '../../services/run/service.js'
+import { controlSocket, ledgerDir } from '../../services/run/data-dir.js'
 import type { Config } from '../config/types.js'
-import { busLedgerApi } from './bus-ledger-api.js'
 
 export type LedgerAccess = LedgerApi & { readonly via: 'service' | 'direct' | 'bus' }
 
@@ -28,6 +27,8 @@ export async function openLedgerApi(
     return { ...remoteLedgerApi(socketPath), via: 'service' }
   }
   if (config.bus.kind === 'nats' && !(await access(ledgerDir(config)).then(() => true, () => false))) {
+    // Imported here: NATS's client is for fleet hosts only.
+    const { busLedgerApi } = await import('./bus-ledger-api.js')
     return busLedgerApi(config.bus.nats, config.host, opts.env ?? {})
   }
   let ledger: Ledger

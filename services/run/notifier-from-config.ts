@@ -1,7 +1,6 @@
 // The notifier worker as configured (notify:), with its outbox in the data
 // dir. Secrets are read once here, from files or the environment main hands
 // over; nothing reads process.env later.
-import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Decision, Millis } from '../../ledger/rules/types.js'
 import type { Config } from '../../ops/config/types.js'
@@ -10,8 +9,8 @@ import { openChannel } from '../notifier/channels/open-channel.js'
 import type { ChannelConfig } from '../notifier/notifier-config.js'
 import { NotifierWorker } from '../notifier/notifier-worker.js'
 import { Outbox } from '../notifier/outbox.js'
+import { outboxDir } from './data-dir.js'
 
-export const outboxDir = (config: Config): string => join(config.dataDir, 'notifier')
 
 /** Whether `channel` wants `d` (its `on:` and `jails:`). */
 export function wants(channel: ChannelConfig, d: Decision): boolean {

@@ -3,10 +3,8 @@
 // runs them all; on NATS each host runs the roles it needs. `buildService`
 // returns an unstarted service; `banledger run` wires it to signals.
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { Ledger } from '../../ledger/ledger.js'
-import type { RulesContext } from '../../ledger/rules/context.js'
 import type { Decision, Millis } from '../../ledger/rules/types.js'
 import type { Config } from '../../ops/config/types.js'
 import { admit } from '../../ledger/rules/admission.js'
@@ -16,19 +14,16 @@ import { connectNats } from '../bus/nats/nats-connect.js'
 import { LogThrottle } from '../log-throttle.js'
 import { NatsBus } from '../bus/nats/nats-bus.js'
 import { hostToken } from '../bus/nats/nats-names.js'
-import type { DesiredBan } from '../firewall/reconcile.js'
 import { serveControl, type ControlServer } from '../control/control-server.js'
 import { localLedgerApi } from '../control/ledger-api.js'
-import { createBackend } from '../firewall/backends/create-backend.js'
-import { execRunner } from '../firewall/command-runner.js'
-import { netProtectionCheck, type Escalation } from '../firewall/escalate.js'
-import { FirewallWorker } from '../firewall/firewall-worker.js'
-import { defaultGateways, protectionCheck } from '../firewall/protected-addresses.js'
+import type { FirewallWorker } from '../firewall/firewall-worker.js'
 import { Watcher } from '../watcher/watcher.js'
+import { controlSocket, ledgerDir, offsetsFile } from './data-dir.js'
+import { buildFirewall } from './firewall-from-config.js'
 import { ledgerFeed } from './ledger-feed.js'
 import { buildNotifier, type Notifier } from './notifier-from-config.js'
 import { watchedJails } from './filters-from-config.js'
-import { ownAddresses, rulesFromConfig } from './rules-from-config.js'
+import { rulesFromConfig } from './rules-from-config.js'
 
 export type ServiceDeps = Readonly<{
   logger: Logger
@@ -50,8 +45,6 @@ export type Service = Readonly<{
 /** Longest wait between two expiry checks, so a clock jump is noticed. */
 const MAX_TICK_WAIT = 60_000
 
-export const ledgerDir = (config: Config): string => join(config.dataDir, 'ledger')
-export const controlSocket = (config: Config): string => join(config.dataDir, 'control.sock')
 
 export function logDecision(logger: Logger, d: Decision): void {
   const until = d.type === 'ban' ? new Date(d.until).toISOString() : undefined
@@ -59,40 +52,6 @@ export function logDecision(logger: Logger, d: Decision): void {
     ? `ban ${d.ip} in ${d.jail} until ${until} (${d.reason})`
     : `unban ${d.ip} in ${d.jail} (${d.reason})`
   logger.info({ decision: { type: d.type, jail: d.jail, ip: d.ip, reason: d.reason, until, seq: d.seq } }, text)
-}
-
-/** IPv6 /64 escalation as configured (firewall.ipv6_escalate), or null when off.
- *  A /64 overlapping an ignore entry, this host's addresses or `gateways` is never banned. */
-export function escalationFromConfig(
-  config: Config, gateways: readonly string[], own: readonly string[] = config.ignoreSelf ? ownAddresses() : [],
-): Escalation | null {
-  const threshold = config.firewall.ipv6Escalate
-  if (threshold === null) return null
-  const perJail = new Map(config.jails.map(j => [j.name, j.ignoreip]))
-  return { threshold, protection: netProtectionCheck([...config.ignoreip, ...own, ...gateways], perJail) }
-}
-
-/** The firewall worker on the configured backend, fed from the projection. */
-export async function buildFirewall(
-  config: Config, rules: RulesContext, snapshot: () => Promise<readonly DesiredBan[]>, logger: Logger, now: () => Millis,
-): Promise<FirewallWorker> {
-  const { backend, reason } = await createBackend(config.firewall.backend, {
-    run: execRunner,
-    maxelem: config.firewall.maxelem,
-    log: (msg, data) => logger.info({ firewall: data }, msg),
-  })
-  logger.info({ firewall: { backend: backend.name } }, `firewall backend ${reason}`)
-  const gateways = await defaultGateways(execRunner)
-  return new FirewallWorker({
-    backend,
-    jails: config.jails.map(j => ({ name: j.name, ports: j.ports, protocol: j.protocol })),
-    snapshot,
-    protection: protectionCheck(rules, gateways),
-    escalation: escalationFromConfig(config, gateways),
-    checkInterval: config.firewall.checkInterval,
-    logger,
-    now,
-  })
 }
 
 export const ROLES = ['watcher', 'ledger', 'firewall', 'notifier'] as const
@@ -234,7 +193,7 @@ export function buildService(config: Config, deps: ServiceDeps & Readonly<{ role
       }
       if (has('watcher')) {
         watcher = new Watcher({
-          host: config.host, jails, offsetsFile: join(config.dataDir, 'watcher', 'offsets.json'),
+          host: config.host, jails, offsetsFile: offsetsFile(config),
           maxLineBytes: config.watcher.maxLineBytes, pollInterval: config.watcher.pollInterval, bus: b, logger, now,
         })
         await watcher.start()

@@ -1,10 +1,8 @@
 // banledger firewall check|list|flush
-import { rulesFromConfig } from '../../../services/run/rules-from-config.js'
-import { escalationFromConfig } from '../../../services/run/service.js'
 import { createBackend } from '../../../services/firewall/backends/create-backend.js'
 import { execRunner } from '../../../services/firewall/command-runner.js'
-import { FirewallWorker } from '../../../services/firewall/firewall-worker.js'
-import { defaultGateways, protectionCheck } from '../../../services/firewall/protected-addresses.js'
+import { firewallWorker } from '../../../services/run/firewall-from-config.js'
+import { rulesFromConfig } from '../../../services/run/rules-from-config.js'
 import type { Config } from '../../config/types.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type CliIO, type Command } from '../command.js'
 import { openLedgerApi } from '../ledger-access.js'
@@ -61,16 +59,8 @@ ${CONFIG_HELP}`,
     }
     const api = await openLedgerApi(config, { create: false })
     try {
-      const gateways = await defaultGateways(execRunner)
-      const worker = new FirewallWorker({
-        backend,
-        jails: config.jails.map(j => ({ name: j.name, ports: j.ports, protocol: j.protocol })),
-        snapshot: () => api.bans(null),
-        protection: protectionCheck(rulesFromConfig(config), gateways),
-        escalation: escalationFromConfig(config, gateways),
-        checkInterval: 0,
-        logger: pinoLogger('error'),
-        now: io.now,
+      const worker = await firewallWorker(config, {
+        backend, rules: rulesFromConfig(config), snapshot: () => api.bans(null), checkInterval: 0, logger: pinoLogger('error'), now: io.now,
       })
       const r = await worker.check('check')
       await worker.close()

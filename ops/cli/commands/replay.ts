@@ -5,12 +5,12 @@ import { LedgerStore } from '../../../ledger/store/ledger-store.js'
 import { entriesFrom, replay } from '../../../ledger/store/log-reader.js'
 import { encodeState } from '../../../proto/wire.js'
 import { CodedError } from '../../../services/coded-error.js'
-import { ledgerDir } from '../../../services/run/service.js'
+import { ledgerDir } from '../../../services/run/data-dir.js'
 import type { Config } from '../../config/types.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type CliIO, type Command } from '../command.js'
 import { openLedgerApi } from '../ledger-access.js'
+import type { LedgerStream, StreamEntry, StreamState } from '../ledger-stream.js'
 import { UsageError } from '../usage-error.js'
-import { openLedgerStream, type LedgerStream, type StreamEntry, type StreamState } from './events.js'
 
 const BAR = 30
 /** Entries (or projection rows) per synced write when seeding. */
@@ -115,6 +115,7 @@ async function seedFromBus(config: Config, io: CliIO): Promise<void> {
   const dir = ledgerDir(config)
   const target = await seedTarget(dir)
   const building = `${dir}.from-bus`
+  const { openLedgerStream } = await import('../ledger-stream.js')
   const stream = await openLedgerStream(config.bus.nats, config.host, io, { follow: false, purpose: 'replay --from-bus' })
   let seeded: Seeded
   try {
