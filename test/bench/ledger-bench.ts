@@ -15,14 +15,16 @@
 //      no bans), after gc                                  <= 1 GiB
 // Every part runs in a child process of its own (this file, --part <name>),
 // so that no part's heap weighs on another. Also printed for context:
-// ingest with one producer, verify time, heap.
+// ingest with one producer, verify time, heap, and the machine's speed on
+// two fixed workloads (referencePart), to compare figures taken on
+// different machines.
 // Node runs with --max-semi-space-size=64, as bin/banledger.js and the
 // systemd unit run the service.
 // Run: npm run bench:ledger (builds, then node --expose-gc
 // dist/test/bench/ledger-bench.js); about 70 s. Exits 1 when a target
 // is missed. `--keep` leaves the temp dirs in place and prints them (to
 // profile replay or start-up on the same ledger).
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -192,6 +194,39 @@ async function startupPart(dir: string): Promise<Measured> {
   return { startup: startSeconds }
 }
 
+/** The machine's speed, for comparing figures taken on different
+ *  machines, nothing else of the bench running meanwhile, each the best of
+ *  3 runs: `loop`, seconds for `node -e` of 3e8 additions at a script's top
+ *  level (the form this project's notes have timed machines with: 2.0 s
+ *  on the machine of the README's figures), arithmetic alone; `maps`,
+ *  seconds to put 1,000,000 small objects in a Map under scattered 32-bit
+ *  keys and look each up 4 times in a scattered order: memory and GC, as
+ *  the ledger's projection (this machine can be slower at one than at the
+ *  other). */
+function referencePart(): Promise<Measured> {
+  let loop = Infinity
+  let maps = Infinity
+  for (let run = 0; run < 3; run++) {
+    let t0 = performance.now()
+    const out = execFileSync(process.execPath, ['-e', 'let s=0;for(let i=0;i<3e8;i++)s+=i;console.log(s)'], { encoding: 'utf8' })
+    loop = Math.min(loop, seconds(t0))
+    check(out.trim() === '44999999767108860', `reference loop printed ${out}`)
+    t0 = performance.now()
+    const n = 1_000_000
+    const map = new Map<number, { at: number; count: number }>()
+    for (let i = 0; i < n; i++) map.set(Math.imul(i, 0x9e3779b1), { at: i, count: 0 })
+    for (let round = 1; round <= 4; round++) {
+      for (let i = 0; i < n; i++) {
+        const row = map.get(Math.imul((i * 7919) % n, 0x9e3779b1)) // 7919: prime, a permutation of 0..n-1
+        if (row !== undefined) row.count++
+      }
+    }
+    maps = Math.min(maps, seconds(t0))
+    check(map.get(Math.imul(12345, 0x9e3779b1))?.count === 4, 'reference map')
+  }
+  return Promise.resolve({ loop, maps })
+}
+
 async function memoryPart(): Promise<Measured> {
   const gc = globalThis.gc
   if (gc === undefined) throw new Error('run with --expose-gc')
@@ -258,6 +293,7 @@ async function rounds(): Promise<Row[]> {
   const startups: number[] = []
   for (let run = 0; run < ROUNDS; run++) startups.push((await inChild('startup', dir)).startup as number)
   const memory = await inChild('memory')
+  const reference = await inChild('reference')
 
   const rate = (n: number): string => `${fmt(n)} events/s`
   const ingest = medianOf(ingests, 'events/s')
@@ -274,11 +310,13 @@ async function rounds(): Promise<Row[]> {
     { name: `RSS, ${fmt(MEMORY_ADDRESSES)} tracked addresses`, value: MiB(rss), target: '<= 1,024 MiB', pass: rss <= 2 ** 30 },
     { name: '  context: heap used / heap total', value: `${MiB(memory.heapUsed as number)} / ${MiB(memory.heapTotal as number)}` },
     { name: '  context: ingest of those', value: rate(memory.ingest as number) },
+    { name: 'context: machine speed: a loop of 3e8 additions', value: `${fmt(reference.loop as number, 2)} s (best of 3)` },
+    { name: '  1,000,000 objects in a Map, each looked up 4 times', value: `${fmt(reference.maps as number, 2)} s (best of 3)` },
   ]
 }
 
 // Each part can run alone (node ... --part NAME DIR), e.g. under --cpu-prof.
-const parts: Record<string, (dir: string) => Promise<Measured>> = { ingest: ingestPart, replay: replayPart, startup: startupPart, memory: memoryPart }
+const parts: Record<string, (dir: string) => Promise<Measured>> = { ingest: ingestPart, replay: replayPart, startup: startupPart, memory: memoryPart, reference: referencePart }
 const at = process.argv.indexOf('--part')
 if (at !== -1) {
   const part = parts[process.argv[at + 1] ?? '']
