@@ -15,7 +15,7 @@ import type { BanReason, FailureOutcome, LiftReason } from '../ledger/rules/type
 import { WireError } from './wire.js'
 
 const OUTCOMES: readonly (FailureOutcome | undefined)[] = [undefined, 'counted', 'absorbed', 'while-banned', 'ignored']
-const BAN_REASONS: readonly (BanReason | undefined)[] = [undefined, 'maxretry', 'operator', 'import']
+export const BAN_REASONS: readonly (BanReason | undefined)[] = [undefined, 'maxretry', 'operator', 'import']
 const LIFT_REASONS: readonly (LiftReason | undefined)[] = [undefined, 'success', 'operator']
 
 function safe(n: number, what: string): number {
@@ -44,7 +44,8 @@ export function int64(r: protobuf.Reader, what: string, unsigned = false): numbe
   return safe((unsigned ? r.uint64() : r.int64()) as unknown as number, what)
 }
 
-function pick<T>(table: readonly (T | undefined)[], n: number, what: string): T {
+/** The enum value numbered `n` in `table`; a WireError when there is none. */
+export function pick<T>(table: readonly (T | undefined)[], n: number, what: string): T {
   const v = table[n]
   if (v === undefined) throw new WireError(`${what}: unknown value ${n}`)
   return v

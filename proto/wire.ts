@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import protobuf from 'protobufjs'
 import type {
-  AddressState, Ban, BanReason, Decision, DecisionReason, DomainEvent,
+  AddressState, BanReason, Decision, DecisionReason, DomainEvent,
   FailureOutcome, LedgerEntry, LedgerInput, LiftReason, LogEvent, Millis,
 } from '../ledger/rules/types.js'
 import { encodeEntryFast, encodeStateFast } from './entry-encoder.js'
@@ -276,23 +276,10 @@ export function stateToWire(s: AddressState): Msg {
 
 /** The AddressState bytes of `s`: those of
  *  wireTypes.AddressState.encode(stateToWire(s)), written by the
- *  hand-written encoder (proto/entry-encoder.ts). */
+ *  hand-written encoder (proto/entry-encoder.ts); state-decoder.ts reads
+ *  them back. */
 export function encodeState(s: AddressState): Uint8Array {
   return encodeStateFast(s)
-}
-
-export function decodeState(bytes: Uint8Array): AddressState {
-  const m = decode(wireTypes.AddressState, bytes)
-  const failures = m['failures']
-  if (!Array.isArray(failures) || !failures.every(Number.isSafeInteger)) throw new WireError('AddressState.failures: not integers')
-  const b = m['ban'] as Msg | null | undefined
-  const ban: Ban | null = b == null ? null : {
-    since: num(b, 'since'), until: num(b, 'until'), reason: banReason.from(b['reason']), repeat: num(b, 'repeat'),
-  }
-  return {
-    failures: failures as number[], graceUntil: num(m, 'graceUntil'), graceFailures: num(m, 'graceFailures'),
-    ban, bans: num(m, 'bans'), lastBanEnd: num(m, 'lastBanEnd'),
-  }
 }
 
 // ---------------------------------------------------------------- decisions

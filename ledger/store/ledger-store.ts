@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { chunkRuns, encodeChunk, entrySeq, entrySeqs, forEachEntry } from '../../proto/ledger-chunk.js'
-import { decodeState } from '../../proto/wire.js'
+import { decodeState } from '../../proto/state-decoder.js'
 import type { AddressState } from '../rules/types.js'
 
 type Bytes = Uint8Array

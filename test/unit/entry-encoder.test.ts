@@ -6,11 +6,13 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { encodeEntryFast, encodeStateFast } from '../../proto/entry-encoder.js'
-import { decodeEntry, decodeState, entryToWire, stateToWire, wireTypes } from '../../proto/wire.js'
+import { decodeState } from '../../proto/state-decoder.js'
+import { decodeEntry, entryToWire, stateToWire, wireTypes } from '../../proto/wire.js'
 import type {
   AddressState, DomainEvent, ImportedBan, LedgerEntry, LedgerInput, LogEvent, OperatorCommand,
 } from '../../ledger/rules/types.js'
 import { DAY, T0 } from '../helpers/rules.js'
+import { int64, state, uint32 } from '../helpers/wire-arbitraries.js'
 
 const reflectiveEntry = (e: LedgerEntry): Uint8Array => wireTypes.LedgerEntry.encode(entryToWire(e)).finish()
 const reflectiveState = (s: AddressState): Uint8Array => wireTypes.AddressState.encode(stateToWire(s)).finish()
@@ -18,12 +20,6 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 // ---------------------------------------------------------------- values
 
-const EDGE_INTS = [
-  0, 1, 127, 128, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 35, 2 ** 49, 2 ** 53 - 1,
-  -1, -127, -128, -(2 ** 31), -(2 ** 32), -(2 ** 53 - 1), T0, -0,
-]
-const int64 = fc.oneof(fc.constantFrom(...EDGE_INTS), fc.maxSafeInteger(), fc.integer(), fc.integer({ min: T0 - DAY, max: T0 + DAY }))
-const uint32 = fc.oneof(fc.constantFrom(0, 1, 127, 128, 2 ** 31, 2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 }))
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map(c => String.fromCharCode(c))
 const surrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map(c => String.fromCharCode(c))
 /** ASCII, any code point (astral ones as pairs), lone surrogates, at every
@@ -65,12 +61,6 @@ const event = fc.oneof(
 const entry: fc.Arbitrary<LedgerEntry> = fc.record({
   seq: int64, at: int64, cause: input, events: fc.array(event, { maxLength: 6 }),
 })
-const state: fc.Arbitrary<AddressState> = fc.record({
-  failures: fc.array(int64, { maxLength: 20 }), graceUntil: int64, graceFailures: uint32,
-  ban: fc.option(fc.record({ since: int64, until: int64, reason: fc.constantFrom('maxretry', 'operator', 'import'), repeat: uint32 }), { nil: null }),
-  bans: uint32, lastBanEnd: int64,
-}) as fc.Arbitrary<AddressState>
-
 // ---------------------------------------------------------------- tests
 
 t.test('random entries: the same bytes as protobufjs', async t => {

@@ -3,12 +3,13 @@
 import t from 'tap'
 import protobuf from 'protobufjs'
 import {
-  decodeDecision, decodeEntry, decodeState, encodeDecision, encodeEntry, encodeState, WireError, wireTypes,
+  decodeDecision, decodeEntry, encodeDecision, encodeEntry, encodeState, WireError, wireTypes,
 } from '../../proto/wire.js'
 import type { AddressState, Decision, DomainEvent, LedgerEntry, LedgerInput } from '../../ledger/rules/types.js'
 import { addressKey, type AddressKey } from '../../ledger/rules/addresses.js'
 import type { EventChange } from '../../ledger/rules/evolve.js'
 import { EntryChangesReader } from '../../proto/entry-changes-decoder.js'
+import { decodeState } from '../../proto/state-decoder.js'
 import { decodeEntryEvents } from '../../proto/wire.js'
 import { DAY, T0 } from '../helpers/rules.js'
 
