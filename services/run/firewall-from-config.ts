@@ -35,11 +35,12 @@ export async function firewallWorker(config: Config, opts: Readonly<{
   logger: Logger
   now: () => Millis
 }>): Promise<FirewallWorker> {
+  const { rules, ...worker } = opts
   const gateways = await defaultGateways(execRunner)
   return new FirewallWorker({
-    ...opts,
+    ...worker,
     jails: config.jails.map(j => ({ name: j.name, ports: j.ports, protocol: j.protocol })),
-    protection: protectionCheck(opts.rules, gateways),
+    protection: protectionCheck(rules, gateways),
     escalation: escalationFromConfig(config, gateways),
   })
 }

@@ -45,7 +45,6 @@ export type Service = Readonly<{
 /** Longest wait between two expiry checks, so a clock jump is noticed. */
 const MAX_TICK_WAIT = 60_000
 
-
 export function logDecision(logger: Logger, d: Decision): void {
   const until = d.type === 'ban' ? new Date(d.until).toISOString() : undefined
   const text = d.type === 'ban'
