@@ -269,8 +269,9 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
 
   t.test('events on NATS prints what it prints on the embedded ledger', async t => {
     for (const args of [[], ['--since', '150'], ['--since', new Date(now - DAY).toISOString()], ['--type', 'decisions,GraceOpened']]) {
-      const viaNats = await cli(['events', '--json', ...args, '--config', n.config])
-      const local = await cli(['events', '--json', ...args, '--config', a.config])
+      const [viaNats, local] = await Promise.all([
+        cli(['events', '--json', ...args, '--config', n.config]), cli(['events', '--json', ...args, '--config', a.config]),
+      ])
       t.equal(viaNats.code, 0, viaNats.stderr)
       t.ok(rows(local.stdout).length > 0, `${args.join(' ')}: not empty`)
       t.same(rows(viaNats.stdout), rows(local.stdout), `the same with ${args.join(' ') || 'no option'}`)
@@ -301,8 +302,10 @@ t.test('on NATS: events, count-bans and replay --from-bus', async t => {
     const since = [1, 2, OLD - 1, OLD, OLD + 1, OLD + 2, OLD + 8, OLD + 9, OLD + 46, last - 1, last, last + 3].map(String)
     for (const i of [0, 10, OLD, OLD + 3, 200, last - 1]) since.push(new Date(entries[Math.min(i, last - 1)]?.at ?? 0).toISOString())
     for (const args of [[], ...since.map(s => ['--since', s]), ['--type', 'decisions']]) {
-      const viaNats = await cli(['events', '--json', ...args, '--config', mixed.config])
-      const local = await cli(['events', '--json', ...args, '--config', a.config])
+      // The two at once: one reads NATS, the other the ledger (one at a time: LevelDB's lock).
+      const [viaNats, local] = await Promise.all([
+        cli(['events', '--json', ...args, '--config', mixed.config]), cli(['events', '--json', ...args, '--config', a.config]),
+      ])
       t.equal(viaNats.code, 0, viaNats.stderr)
       t.same(rows(viaNats.stdout), rows(local.stdout), `the same with ${args.join(' ') || 'no option'}`)
     }
