@@ -11,45 +11,12 @@
 import protobuf from 'protobufjs'
 import { dottedQuadAt, type AddressKey } from '../ledger/rules/addresses.js'
 import type { EventChange } from '../ledger/rules/evolve.js'
-import type { BanReason, FailureOutcome, LiftReason } from '../ledger/rules/types.js'
-import { WireError } from './wire.js'
+import type { FailureOutcome, LiftReason } from '../ledger/rules/types.js'
+import { BAN_REASONS, int64, pick } from './field-readers.js'
+import { asWireError, WireError } from './wire.js'
 
 const OUTCOMES: readonly (FailureOutcome | undefined)[] = [undefined, 'counted', 'absorbed', 'while-banned', 'ignored']
-export const BAN_REASONS: readonly (BanReason | undefined)[] = [undefined, 'maxretry', 'operator', 'import']
 const LIFT_REASONS: readonly (LiftReason | undefined)[] = [undefined, 'success', 'operator']
-
-function safe(n: number, what: string): number {
-  if (!Number.isSafeInteger(n)) throw new WireError(`${what}: not a safe integer`)
-  return n
-}
-
-/** An int64/uint64 varint as a number. protobufjs builds a LongBits object
- *  per 64-bit read (a tenth of replay's decoding time); up to 8 bytes
- *  (values below 2^56: every time and count the ledger writes) are read
- *  here, longer ones (negative, or huge) by protobufjs as before. */
-export function int64(r: protobuf.Reader, what: string, unsigned = false): number {
-  const buf = r.buf
-  const start = r.pos
-  let value = 0
-  let scale = 1
-  for (let pos = start; pos < r.len && pos < start + 8; pos++) {
-    const b = buf[pos] as number
-    value += (b & 0x7f) * scale
-    if (b < 0x80) {
-      r.pos = pos + 1
-      return safe(value, what)
-    }
-    scale *= 128
-  }
-  return safe((unsigned ? r.uint64() : r.int64()) as unknown as number, what)
-}
-
-/** The enum value numbered `n` in `table`; a WireError when there is none. */
-export function pick<T>(table: readonly (T | undefined)[], n: number, what: string): T {
-  const v = table[n]
-  if (v === undefined) throw new WireError(`${what}: unknown value ${n}`)
-  return v
-}
 
 /** A string field whose text repeats from event to event (a jail): the
  *  last one decoded is reused while the bytes are the same, so replay
@@ -148,7 +115,7 @@ export class EntryChangesReader {
         else r.skipType(tag & 7)
       }
     } catch (err) {
-      throw entryError(err)
+      throw asWireError('LedgerEntry', err)
     }
     this.seq = seq
     this.at = at
@@ -166,7 +133,7 @@ export class EntryChangesReader {
       try {
         change = this.#nextEvent(r)
       } catch (err) {
-        throw entryError(err)
+        throw asWireError('LedgerEntry', err)
       }
       if (change === null) return
       visit(this.#jail, this.#address, change)
@@ -249,11 +216,6 @@ export class EntryChangesReader {
       default: throw new WireError('DomainEvent: no event set')
     }
   }
-}
-
-/** A decoding error as a WireError (protobufjs throws RangeErrors). */
-function entryError(err: unknown): WireError {
-  return err instanceof WireError ? err : new WireError(`LedgerEntry: ${(err as Error).message}`, { cause: err })
 }
 
 const set = <C extends { at: number }>(change: C, at: number): C => {

@@ -8,8 +8,8 @@
 // 4, at 5, host 6, source 7, user 8, received_at 9.
 import protobuf from 'protobufjs'
 import type { LogEvent } from '../ledger/rules/types.js'
-import { int64 } from './entry-changes-decoder.js'
-import { WireError } from './wire.js'
+import { fieldEnd, int64 } from './field-readers.js'
+import { asWireError, WireError } from './wire.js'
 
 function readLogEvent(r: protobuf.Reader, end: number): LogEvent {
   let id = ''
@@ -51,8 +51,7 @@ export function decodeLogEventBatchFast(bytes: Uint8Array): LogEvent[] {
     while (r.pos < r.len) {
       const tag = r.uint32()
       if (tag >>> 3 === 1) {
-        const end = r.uint32() + r.pos
-        if (end > r.len) throw new RangeError(`index out of range: ${end} > ${r.len}`)
+        const end = fieldEnd(r, r.uint32())
         events.push(readLogEvent(r, end))
         if (r.pos !== end) throw new RangeError(`LogEvent ends at ${r.pos}, not ${end}`)
       } else {
@@ -60,8 +59,7 @@ export function decodeLogEventBatchFast(bytes: Uint8Array): LogEvent[] {
       }
     }
   } catch (err) {
-    if (err instanceof WireError) throw err
-    throw new WireError(`LogEventBatch: ${(err as Error).message}`, { cause: err })
+    throw asWireError('LogEventBatch', err)
   }
   if (events.length === 0) throw new WireError('LogEventBatch: no events')
   return events

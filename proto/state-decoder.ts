@@ -11,8 +11,8 @@
 // a known one. test/unit/state-decoder.test.ts checks it against protobufjs.
 import protobuf from 'protobufjs'
 import type { AddressState, Ban } from '../ledger/rules/types.js'
-import { BAN_REASONS, int64, pick } from './entry-changes-decoder.js'
-import { WireError } from './wire.js'
+import { BAN_REASONS, fieldEnd, int64, pick } from './field-readers.js'
+import { asWireError } from './wire.js'
 
 const VARINT = 0
 const LENGTH = 2
@@ -31,8 +31,7 @@ export function decodeState(bytes: Uint8Array): AddressState {
       const t = r.uint32()
       switch (t) {
         case tag(1, LENGTH): {
-          const end = r.uint32() + r.pos
-          if (end > r.len) throw new RangeError(`index out of range: ${end} > ${r.len}`)
+          const end = fieldEnd(r, r.uint32())
           while (r.pos < end) failures.push(int64(r, 'failures'))
           if (r.pos !== end) throw new RangeError('failures: a varint runs past its field')
           break
@@ -47,16 +46,14 @@ export function decodeState(bytes: Uint8Array): AddressState {
       }
     }
   } catch (err) {
-    if (err instanceof WireError) throw err
-    throw new WireError(`AddressState: ${(err as Error).message}`, { cause: err })
+    throw asWireError('AddressState', err)
   }
   return { failures, graceUntil, graceFailures, ban, bans, lastBanEnd }
 }
 
 /** The Ban of `length` bytes at r.pos. */
 function decodeBan(r: protobuf.Reader, length: number): Ban {
-  const end = r.pos + length
-  if (end > r.len) throw new RangeError(`index out of range: ${end} > ${r.len}`)
+  const end = fieldEnd(r, length)
   let since = 0
   let until = 0
   let reason = 0

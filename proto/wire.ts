@@ -39,6 +39,12 @@ export class WireError extends Error {
   override readonly name = 'WireError'
 }
 
+/** A decoding error as a WireError naming the message (protobufjs throws
+ *  RangeErrors); a WireError as it is. */
+export function asWireError(message: string, err: unknown): WireError {
+  return err instanceof WireError ? err : new WireError(`${message}: ${(err as Error).message}`, { cause: err })
+}
+
 type Msg = Record<string, unknown>
 
 function num(m: Msg, field: string): number {
@@ -341,6 +347,6 @@ export function decode(t: protobuf.Type, bytes: Uint8Array): Msg {
   try {
     return t.decode(bytes) as unknown as Msg
   } catch (err) {
-    throw new WireError(`${t.name}: ${(err as Error).message}`, { cause: err })
+    throw asWireError(t.name, err)
   }
 }

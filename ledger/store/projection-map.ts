@@ -67,12 +67,8 @@ export class ProjectionMap<R> {
     this.#size += rows.size - size
   }
 
-  /** The row of (jail, ip), made by `create` when there is none. */
-  upsert(jail: string, ip: string, create: () => R): R {
-    return this.upsertAt(jail, addressKey(ip), create)
-  }
-
-  /** upsert by the address's key. */
+  /** The row of (jail, address), made by `create` when there is none
+   *  (by the address's key: replay reads keys, not texts). */
   upsertAt(jail: string, address: AddressKey, create: () => R): R {
     const rows = this.#rowsOf(jail)
     let row = rows.get(address)

@@ -25,7 +25,6 @@ const DOT = Buffer.from('.')
 
 const DEFAULT_FILTER_DIR = '/etc/fail2ban/filter.d'
 
-
 function parseOptions(opts: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {}
   for (const o of opts) {
