@@ -6,7 +6,7 @@ import { encodeEntry, encodeState } from '../proto/wire.js'
 import type { RulesContext } from './rules/context.js'
 import { decide, decideTick, type DueState } from './rules/decide.js'
 import { pushDecisions } from './rules/decisions.js'
-import { evolve } from './rules/evolve.js'
+import { evolveBy } from './rules/evolve.js'
 import { nextDue } from './rules/lifecycle.js'
 import type { AddressState, Ban, Decision, DomainEvent, LedgerEntry, LedgerInput, Millis } from './rules/types.js'
 import { DueIndex } from './store/due-index.js'
@@ -256,18 +256,16 @@ export class Ledger {
 
   /** Decides a batch against the current state, including the batch still
    *  being written. Reads only (plus the due-index pops it hands over). */
-  async #prepare({ batch, ids, storedSeqs: lookup }: Taken): Promise<Prepared> {
+  async #prepare({ batch, storedSeqs: lookup }: Taken): Promise<Prepared> {
     // Read before the lookup resolves: `prev` may become durable meanwhile,
     // and the lookup, issued before its write, does not see its ids.
     const prev = this.#inflight
     // Idempotency: an id stored earlier, in the batch being written, or
     // earlier in this batch, is a duplicate.
+    // The stored sequences of the batch's ids, one per input other than a
+    // tick, in batch order (read by position: no map of them to build).
     const storedSeqs = await lookup
-    const stored = new Map<string, number>()
-    ids.forEach((id, i) => {
-      const seq = storedSeqs[i]
-      if (seq !== undefined) stored.set(id, seq)
-    })
+    let idAt = 0
 
     const overlay = new ProjectionMap<Touched>()
     const touched: Touched[] = []
@@ -303,7 +301,7 @@ export class Ledger {
       return last
     }
     const evolveInto = (e: DomainEvent): void => {
-      const next = evolve(view(e.jail, e.ip), [e]) ?? null
+      const next = evolveBy(view(e.jail, e.ip), e) ?? null
       // view(e.jail, e.ip) was the last lookup
       if (lastTouched === undefined) {
         lastTouched = { jail: e.jail, ip: e.ip, state: next, row: lastRow }
@@ -361,7 +359,7 @@ export class Ledger {
         continue
       }
       const id = input.id
-      const earlier = stored.get(id) ?? prev?.ids.get(id) ?? batchIds.get(id)
+      const earlier = storedSeqs[idAt++] ?? prev?.ids.get(id) ?? batchIds.get(id)
       if (earlier !== undefined) {
         results.push({ seq: earlier, duplicate: true, events: [] })
         continue

@@ -23,11 +23,12 @@ export function makeRulesContext(
   fallbackPolicy: JailPolicy,
 ): RulesContext {
   const global = new AddressSet([...globalIgnore, ...ownAddresses])
-  const byName = new Map(jails.map(j => [j.name, { policy: j.policy, ignore: new AddressSet(j.ignoreip) }]))
+  // A jail without an ignore list of its own (the usual case) has none to look in.
+  const byName = new Map(jails.map(j => [j.name, { policy: j.policy, ignore: j.ignoreip.length > 0 ? new AddressSet(j.ignoreip) : null }]))
   return {
     jails: jails.map(j => j.name),
     fallbackPolicy,
     policyFor: jail => byName.get(jail)?.policy,
-    isIgnored: (jail, ip) => global.has(ip) || (byName.get(jail)?.ignore.has(ip) ?? false),
+    isIgnored: (jail, ip) => global.has(ip) || (byName.get(jail)?.ignore?.has(ip) ?? false),
   }
 }

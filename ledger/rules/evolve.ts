@@ -96,5 +96,14 @@ export function evolve(state: AddressState | undefined, events: readonly DomainE
   // transition, on the ledger's hot path (see applyEvent for why it is safe).
   const next = copyState(state ?? EMPTY_STATE)
   for (const e of events) applyEvent(next, e)
-  return isEmptyState(next) ? undefined : Object.freeze(next)
+  return settled(next)
 }
+
+/** evolve by one event (the ledger's write path: no array to make). */
+export function evolveBy(state: AddressState | undefined, e: DomainEvent): AddressState | undefined {
+  const next = copyState(state ?? EMPTY_STATE)
+  applyEvent(next, e)
+  return settled(next)
+}
+
+const settled = (s: MutableState): AddressState | undefined => (isEmptyState(s) ? undefined : Object.freeze(s))

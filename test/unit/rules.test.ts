@@ -1,5 +1,6 @@
 // Given/when/then over the pure rules (R1-R9, DESIGN.md "The rules").
 import t from 'tap'
+import { makeRulesContext } from '../../ledger/rules/context.js'
 import { banLength } from '../../ledger/rules/lifecycle.js'
 import { decisionsOf } from '../../ledger/rules/decisions.js'
 import type { OperatorCommand } from '../../ledger/rules/types.js'
@@ -117,6 +118,21 @@ t.test('R9: ignored addresses and ranges are never banned, IPv4 and IPv6', async
   }
   const h = new RulesHarness(ctx).given(failure('192.168.2.1', T0), failure('192.168.2.1', T0 + 1), failure('192.168.2.1', T0 + 2))
   t.ok(h.banned('192.168.2.1'), 'outside the range bans')
+})
+
+t.test('R9: a jail\'s own ignore list spares an address in that jail only', async t => {
+  const ctx = makeRulesContext([
+    { name: 'ssh', policy: policy(), ignoreip: ['198.51.100.0/24', '2001:db8:bb::7'] },
+    { name: 'web', policy: policy(), ignoreip: [] },
+  ], ['127.0.0.1/8'], [], policy())
+  for (const ip of ['198.51.100.9', '2001:db8:bb::7']) {
+    const h = new RulesHarness(ctx)
+    for (let i = 0; i < 5; i++) t.match(h.when(failure(ip, T0 + i)), [{ outcome: 'ignored' }], `${ip} in ssh`)
+    t.notOk(h.banned(ip), `${ip} is never banned in ssh`)
+    h.given(...[0, 1, 2].map(i => failure(ip, T0 + i, { jail: 'web' })))
+    t.ok(h.states.get(`web/${ip}`)?.ban, `${ip} is banned in web, which has no ignore list`)
+  }
+  t.ok(ctx.isIgnored('web', '127.0.0.9'), 'the global list holds in a jail without a list of its own')
 })
 
 t.test('failures from different hosts for the same address count together', async t => {
