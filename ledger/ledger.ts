@@ -6,7 +6,7 @@ import { encodeEntry, encodeState } from '../proto/wire.js'
 import type { RulesContext } from './rules/context.js'
 import { decide, decideTick, type DueState } from './rules/decide.js'
 import { pushDecisions } from './rules/decisions.js'
-import { evolveBy } from './rules/evolve.js'
+import { evolve } from './rules/evolve.js'
 import { nextDue } from './rules/lifecycle.js'
 import type { AddressState, Ban, Decision, DomainEvent, LedgerEntry, LedgerInput, Millis } from './rules/types.js'
 import { DueIndex } from './store/due-index.js'
@@ -51,9 +51,9 @@ type Call = {
   reject: (e: unknown) => void
 }
 type Pending = { input: LedgerInput; call: Call; index: number }
-/** A batch taken from the queue: its inputs' ids, and the lookup of the
- *  sequences they were stored under (issued when it was taken). */
-type Taken = { batch: Pending[]; ids: string[]; storedSeqs: Promise<(number | undefined)[]> }
+/** A batch taken from the queue, and the lookup of the sequences its
+ *  inputs' ids were stored under (issued when it was taken). */
+type Taken = { batch: Pending[]; storedSeqs: Promise<(number | undefined)[]> }
 
 /** One (jail, address) the ledger tracks: its state, and the earliest time
  *  it has in the due index (Infinity: none), so that the heap holds about
@@ -238,7 +238,7 @@ export class Ledger {
     const batch = this.#queue.splice(0, this.#maxBatch)
     const ids: string[] = []
     for (const p of batch) if (p.input.type !== 'tick') ids.push(p.input.id)
-    return { batch, ids, storedSeqs: this.#store.seqsOf(ids) }
+    return { batch, storedSeqs: this.#store.seqsOf(ids) }
   }
 
   #fail(err: unknown, batch: readonly Pending[]): void {
@@ -261,9 +261,8 @@ export class Ledger {
     // and the lookup, issued before its write, does not see its ids.
     const prev = this.#inflight
     // Idempotency: an id stored earlier, in the batch being written, or
-    // earlier in this batch, is a duplicate.
-    // The stored sequences of the batch's ids, one per input other than a
-    // tick, in batch order (read by position: no map of them to build).
+    // earlier in this batch, is a duplicate. The stored sequences of the
+    // batch's ids come one per input other than a tick, in batch order.
     const storedSeqs = await lookup
     let idAt = 0
 
@@ -301,7 +300,7 @@ export class Ledger {
       return last
     }
     const evolveInto = (e: DomainEvent): void => {
-      const next = evolveBy(view(e.jail, e.ip), e) ?? null
+      const next = evolve(view(e.jail, e.ip), e) ?? null
       // view(e.jail, e.ip) was the last lookup
       if (lastTouched === undefined) {
         lastTouched = { jail: e.jail, ip: e.ip, state: next, row: lastRow }

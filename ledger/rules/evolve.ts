@@ -89,21 +89,12 @@ export function applyEvent(s: MutableState, e: EventChange): void {
   }
 }
 
-/** The state after `events` (all of one jail and address), or undefined when
- *  the address is forgotten or holds nothing. */
-export function evolve(state: AddressState | undefined, events: readonly DomainEvent[]): AddressState | undefined {
+/** The state after `e` (an event of its jail and address), or undefined
+ *  when the address is forgotten or holds nothing. */
+export function evolve(state: AddressState | undefined, e: DomainEvent): AddressState | undefined {
   // A shallow copy, not immer: measured 0.24 us against 3-3.7 us per
   // transition, on the ledger's hot path (see applyEvent for why it is safe).
   const next = copyState(state ?? EMPTY_STATE)
-  for (const e of events) applyEvent(next, e)
-  return settled(next)
-}
-
-/** evolve by one event (the ledger's write path: no array to make). */
-export function evolveBy(state: AddressState | undefined, e: DomainEvent): AddressState | undefined {
-  const next = copyState(state ?? EMPTY_STATE)
   applyEvent(next, e)
-  return settled(next)
+  return isEmptyState(next) ? undefined : Object.freeze(next)
 }
-
-const settled = (s: MutableState): AddressState | undefined => (isEmptyState(s) ? undefined : Object.freeze(s))

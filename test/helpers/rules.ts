@@ -66,7 +66,7 @@ export class RulesHarness {
     }
     for (const e of events) {
       const key = `${e.jail}/${e.ip}`
-      const next = evolve(this.states.get(key), [e])
+      const next = evolve(this.states.get(key), e)
       if (next === undefined) this.states.delete(key)
       else this.states.set(key, next)
     }
