@@ -11,7 +11,6 @@ import { NotifierWorker } from '../notifier/notifier-worker.js'
 import { Outbox } from '../notifier/outbox.js'
 import { outboxDir } from './data-dir.js'
 
-
 /** Whether `channel` wants `d` (its `on:` and `jails:`). */
 export function wants(channel: ChannelConfig, d: Decision): boolean {
   return channel.on.includes(d.type) && (channel.jails === null || channel.jails.includes(d.jail))
