@@ -3,6 +3,7 @@
 // LevelDB batch (group commit), and only then acknowledged and published as
 // decisions. The current projection is kept in memory, loaded at open.
 import { encodeEntry, encodeState } from '../proto/wire.js'
+import { addressKey, type AddressKey } from './rules/addresses.js'
 import type { RulesContext } from './rules/context.js'
 import { decide, decideTick, type DueState } from './rules/decide.js'
 import { pushDecisions } from './rules/decisions.js'
@@ -51,20 +52,21 @@ type Call = {
   reject: (e: unknown) => void
 }
 type Pending = { input: LedgerInput; call: Call; index: number }
-/** A batch taken from the queue, and the lookup of the sequences its
- *  inputs' ids were stored under (issued when it was taken). */
+/** A batch taken from the queue, the keys of its inputs' ids (one per
+ *  input other than a tick, in batch order), and the lookup of the
+ *  sequences they were stored under (issued when it was taken). */
 type Taken = { batch: Pending[]; storedSeqs: Promise<(number | undefined)[]> }
 
-/** One (jail, address) the ledger tracks: its state, and the earliest time
- *  it has in the due index (Infinity: none), so that the heap holds about
- *  one entry per address. */
-type Tracked = { readonly jail: string; readonly ip: string; state: AddressState; dueAt: Millis }
+/** One (jail, address) the ledger tracks, or that a batch not yet durable
+ *  tracks anew: its durable state (null: none yet), the earliest time it
+ *  has in the due index (Infinity: none), so that the heap holds about one
+ *  entry per address, and the change of the latest batch not yet durable
+ *  that changed it (null: none). A batch is decided against the rows
+ *  themselves, the batch being written included: one lookup per address. */
+type Tracked = { readonly jail: string; readonly ip: string; state: AddressState | null; dueAt: Millis; pending: Touched | null }
 
-/** An address a batch changes: its state after the batch (null: forgotten),
- *  and its row as the batch found it: the Tracked row, null when it had none,
- *  undefined when its state came from the batch before (which may add or
- *  drop the row), so that the write finds the row without another lookup. */
-type Touched = { readonly jail: string; readonly ip: string; state: AddressState | null; readonly row: Tracked | null | undefined }
+/** A row a batch changes, and its state after the batch (null: forgotten). */
+type Touched = { readonly row: Tracked; state: AddressState | null; readonly batch: number }
 
 /** A decided batch, waiting for (or in) its synced write. */
 type Prepared = {
@@ -72,8 +74,7 @@ type Prepared = {
   results: SubmitResult[]
   /** Each as the store appends it (seq, bytes, id), with the entry. */
   entries: { entry: LedgerEntry; seq: number; bytes: Uint8Array; id: string | null }[]
-  /** Each address the batch changes, by address and in the order first changed. */
-  overlay: ProjectionMap<Touched>
+  /** Each address the batch changes, in the order first changed. */
   touched: Touched[]
   /** Due-index entries this batch's ticks took; put back after the write. */
   popped: Tracked[]
@@ -97,6 +98,11 @@ export class Ledger {
   readonly #due = new DueIndex<Tracked>()
   readonly #listeners = new Set<CommitListener>()
   readonly #failureListeners = new Set<(err: LedgerFailedError) => void>()
+  /** Rows with a durable state (#rows also holds rows a batch not yet
+   *  durable tracks anew). */
+  #tracked = 0
+  /** Batches prepared so far: each one's number marks its Touched records. */
+  #batches = 0
   #seq = 0
   #queue: Pending[] = []
   #writing: Promise<void> | null = null
@@ -140,11 +146,11 @@ export class Ledger {
 
   /** Number of (jail, address) pairs with state. */
   get addresses(): number {
-    return this.#rows.size
+    return this.#tracked
   }
 
   state(jail: string, ip: string): AddressState | undefined {
-    return this.#rows.get(jail, ip)?.state
+    return this.#rows.get(jail, ip)?.state ?? undefined
   }
 
   /** Bans in force at `now` (expired ones not yet ticked are left out). */
@@ -255,61 +261,58 @@ export class Ledger {
   }
 
   /** Decides a batch against the current state, including the batch still
-   *  being written. Reads only (plus the due-index pops it hands over). */
+   *  being written. Changes nothing durable: it records each change as the
+   *  row's pending one (adding rows for addresses tracked anew), and hands
+   *  over the due-index pops; #write makes them current. */
   async #prepare({ batch, storedSeqs: lookup }: Taken): Promise<Prepared> {
     // Read before the lookup resolves: `prev` may become durable meanwhile,
     // and the lookup, issued before its write, does not see its ids.
     const prev = this.#inflight
     // Idempotency: an id stored earlier, in the batch being written, or
     // earlier in this batch, is a duplicate. The stored sequences of the
-    // batch's ids come one per input other than a tick, in batch order.
+    // batch's ids come one per input other than a tick, in batch order, as
+    // their keys do.
     const storedSeqs = await lookup
     let idAt = 0
 
-    const overlay = new ProjectionMap<Touched>()
+    const batchNo = ++this.#batches
     const touched: Touched[] = []
-    // The address looked up last, and its state: an input's events are
-    // evolved from the state its rules just read, and a lookup in the rows
-    // of every tracked address is a cache miss. Kept current by `evolveInto`.
-    // With it, its record in this batch's overlay (undefined: none yet) and
-    // else where its state came from (Touched.row).
+    // The address looked up last, its row (undefined: none) and its state:
+    // an input's events are evolved from the state its rules just read, and
+    // a lookup in the rows of every tracked address is a cache miss. Kept
+    // current by `evolveInto`.
     let lastJail: string | null = null
     let lastIp = ''
+    let lastKey: AddressKey = 0
+    let lastRow: Tracked | undefined
     let last: AddressState | undefined
-    let lastTouched: Touched | undefined
-    let lastRow: Tracked | null | undefined
-    // One lookup per layer: a state of null marks an address forgotten in that layer.
     const view = (jail: string, ip: string): AddressState | undefined => {
       if (ip === lastIp && jail === lastJail) return last
       lastJail = jail
       lastIp = ip
-      lastTouched = overlay.get(jail, ip)
-      if (lastTouched !== undefined) {
-        last = lastTouched.state ?? undefined
-        return last
-      }
-      const pending = prev?.overlay.get(jail, ip)
-      if (pending !== undefined) {
-        lastRow = undefined
-        last = pending.state ?? undefined
-      } else {
-        const row = this.#rows.get(jail, ip)
-        lastRow = row ?? null
-        last = row?.state
-      }
+      lastKey = addressKey(ip)
+      lastRow = this.#rows.getAt(jail, lastKey)
+      last = lastRow === undefined ? undefined : ((lastRow.pending === null ? lastRow.state : lastRow.pending.state) ?? undefined)
       return last
     }
     const evolveInto = (e: DomainEvent): void => {
       const next = evolve(view(e.jail, e.ip), e) ?? null
       // view(e.jail, e.ip) was the last lookup
-      if (lastTouched === undefined) {
-        lastTouched = { jail: e.jail, ip: e.ip, state: next, row: lastRow }
-        overlay.set(e.jail, e.ip, lastTouched)
-        touched.push(lastTouched)
-      } else {
-        lastTouched.state = next
-      }
       last = next ?? undefined
+      let row = lastRow
+      if (row === undefined) {
+        if (next === null) return // nothing stored, nothing to store
+        row = { jail: e.jail, ip: e.ip, state: null, dueAt: Infinity, pending: null }
+        this.#rows.setAt(e.jail, lastKey, row)
+        lastRow = row
+      }
+      const pending = row.pending
+      if (pending !== null && pending.batch === batchNo) {
+        pending.state = next
+      } else {
+        row.pending = { row, state: next, batch: batchNo }
+        touched.push(row.pending)
+      }
     }
     const popped: Tracked[] = []
     const entries: Prepared['entries'] = []
@@ -366,7 +369,7 @@ export class Ledger {
       const events = decide(input, view, this.#rules)
       results.push({ seq: events.length === 0 ? 0 : append(input, events, id), duplicate: false, events })
     }
-    return { batch, results, entries, overlay, touched, popped, ids: batchIds, seq }
+    return { batch, results, entries, touched, popped, ids: batchIds, seq }
   }
 
   /** Makes a prepared batch durable, then current: acknowledges it and
@@ -376,7 +379,7 @@ export class Ledger {
     try {
       if (p.entries.length > 0) {
         const states: StateWrite[] = []
-        for (const { jail, ip, state } of p.touched) states.push({ key: stateKey(jail, ip), state: state === null ? null : encodeState(state) })
+        for (const { row, state } of p.touched) states.push({ key: stateKey(row.jail, row.ip), state: state === null ? null : encodeState(state) })
         await this.#store.append({ entries: p.entries, states, lastSeq: p.seq })
       }
     } catch (err) {
@@ -388,13 +391,11 @@ export class Ledger {
     }
 
     this.#seq = p.seq
-    for (const { jail, ip, state, row } of p.touched) {
-      if (state === null) this.#untrack(jail, ip)
-      else if (row === undefined) this.#track(jail, ip, state)
-      else if (row === null) this.#add(jail, ip, state)
-      else this.#update(row, state)
+    for (const t of p.touched) this.#settle(t)
+    if (p.popped.length > 0) {
+      const changed = new Set(p.touched.map(t => t.row))
+      for (const row of p.popped) if (!changed.has(row)) this.#requeue(row)
     }
-    for (const row of p.popped) if (p.overlay.get(row.jail, row.ip) === undefined) this.#requeue(row)
     p.batch.forEach(({ call, index }, i) => {
       call.results[index] = p.results[i] as SubmitResult
       if (--call.left === 0) call.resolve(call.results)
@@ -413,47 +414,46 @@ export class Ledger {
     }
   }
 
-  #track(jail: string, ip: string, state: AddressState): void {
-    const row = this.#rows.get(jail, ip)
-    if (row === undefined) this.#add(jail, ip, state)
-    else this.#update(row, state)
-  }
-
-  /** `row`'s new state (it is tracked). */
-  #update(row: Tracked, state: AddressState): void {
-    const { jail, ip } = row
-    const banned = row.state.ban
+  /** Makes a batch's change of a row durable state: the row is dropped
+   *  when forgotten, unless a later batch, not yet durable, changed it too. */
+  #settle(t: Touched): void {
+    const { row, state } = t
+    const latest = row.pending === t
+    if (latest) row.pending = null
+    const before = row.state
     row.state = state
-    this.#schedule(row)
+    if (state === null) {
+      if (before !== null) this.#tracked--
+      if (before !== null && before.ban !== null) this.#bans.delete(row)
+      if (latest) this.#rows.delete(row.jail, row.ip)
+      return
+    }
+    if (before === null) this.#tracked++
+    this.#schedule(row, state)
+    const banned = before?.ban ?? null
     if (state.ban === banned) return
     if (state.ban === null) this.#bans.delete(row)
-    else this.#bans.set(row, { jail, ip, ...state.ban })
+    else this.#bans.set(row, { jail: row.jail, ip: row.ip, ...state.ban })
   }
 
-  /** Tracks an address that has no row yet. */
+  /** Tracks a stored row (at open). */
   #add(jail: string, ip: string, state: AddressState): void {
-    const row: Tracked = { jail, ip, state, dueAt: Infinity }
+    const row: Tracked = { jail, ip, state, dueAt: Infinity, pending: null }
     this.#rows.set(jail, ip, row)
-    this.#schedule(row)
+    this.#tracked++
+    this.#schedule(row, state)
     if (state.ban !== null) this.#bans.set(row, { jail, ip, ...state.ban })
-  }
-
-  #untrack(jail: string, ip: string): void {
-    const row = this.#rows.get(jail, ip)
-    if (row === undefined) return
-    this.#rows.delete(jail, ip)
-    this.#bans.delete(row)
   }
 
   /** Schedules `row` again after a tick took it, unless it is gone since. */
   #requeue(row: Tracked): void {
-    if (this.#rows.get(row.jail, row.ip) === row) this.#schedule(row)
+    if (row.state !== null && this.#rows.get(row.jail, row.ip) === row) this.#schedule(row, row.state)
   }
 
   /** A row needs a heap entry only when it falls due earlier than the one it
    *  has: the earlier entry pops first and re-schedules from the state then. */
-  #schedule(row: Tracked): void {
-    const due = nextDue(row.state, this.#rules.policyFor(row.jail) ?? this.#rules.fallbackPolicy)
+  #schedule(row: Tracked, state: AddressState): void {
+    const due = nextDue(state, this.#rules.policyFor(row.jail) ?? this.#rules.fallbackPolicy)
     if (row.dueAt <= due) return
     row.dueAt = due
     this.#due.push(due, row)

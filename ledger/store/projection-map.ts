@@ -61,9 +61,14 @@ export class ProjectionMap<R> {
   }
 
   set(jail: string, ip: string, row: R): void {
+    this.setAt(jail, addressKey(ip), row)
+  }
+
+  /** set by the address's key. */
+  setAt(jail: string, address: AddressKey, row: R): void {
     const rows = this.#rowsOf(jail)
     const size = rows.size
-    rows.set(addressKey(ip), row)
+    rows.set(address, row)
     this.#size += rows.size - size
   }
 
