@@ -11,7 +11,7 @@ import { evolve } from './rules/evolve.js'
 import { nextDue } from './rules/lifecycle.js'
 import type { AddressState, Ban, Decision, DomainEvent, LedgerEntry, LedgerInput, Millis } from './rules/types.js'
 import { DueIndex } from './store/due-index.js'
-import { LedgerStore, splitStateKey, stateKey, type StateWrite } from './store/ledger-store.js'
+import { LedgerStore, splitStateKey, stateKey, type IdKey, type StateWrite } from './store/ledger-store.js'
 import { ProjectionMap } from './store/projection-map.js'
 
 export type SubmitResult = Readonly<{
@@ -55,7 +55,7 @@ type Pending = { input: LedgerInput; call: Call; index: number }
 /** A batch taken from the queue, the keys of its inputs' ids (one per
  *  input other than a tick, in batch order), and the lookup of the
  *  sequences they were stored under (issued when it was taken). */
-type Taken = { batch: Pending[]; storedSeqs: Promise<(number | undefined)[]> }
+type Taken = { batch: Pending[]; idKeys: IdKey[]; storedSeqs: Promise<(number | undefined)[]> }
 
 /** One (jail, address) the ledger tracks, or that a batch not yet durable
  *  tracks anew: its durable state (null: none yet), the earliest time it
@@ -73,7 +73,7 @@ type Prepared = {
   batch: Pending[]
   results: SubmitResult[]
   /** Each as the store appends it (seq, bytes, id), with the entry. */
-  entries: { entry: LedgerEntry; seq: number; bytes: Uint8Array; id: string | null }[]
+  entries: { entry: LedgerEntry; seq: number; bytes: Uint8Array; id: IdKey | null }[]
   /** Each address the batch changes, in the order first changed. */
   touched: Touched[]
   /** Due-index entries this batch's ticks took; put back after the write. */
@@ -244,7 +244,8 @@ export class Ledger {
     const batch = this.#queue.splice(0, this.#maxBatch)
     const ids: string[] = []
     for (const p of batch) if (p.input.type !== 'tick') ids.push(p.input.id)
-    return { batch, storedSeqs: this.#store.seqsOf(ids) }
+    const idKeys = this.#store.idKeys(ids)
+    return { batch, idKeys, storedSeqs: this.#store.seqsOfKeys(idKeys) }
   }
 
   #fail(err: unknown, batch: readonly Pending[]): void {
@@ -264,7 +265,7 @@ export class Ledger {
    *  being written. Changes nothing durable: it records each change as the
    *  row's pending one (adding rows for addresses tracked anew), and hands
    *  over the due-index pops; #write makes them current. */
-  async #prepare({ batch, storedSeqs: lookup }: Taken): Promise<Prepared> {
+  async #prepare({ batch, idKeys, storedSeqs: lookup }: Taken): Promise<Prepared> {
     // Read before the lookup resolves: `prev` may become durable meanwhile,
     // and the lookup, issued before its write, does not see its ids.
     const prev = this.#inflight
@@ -320,12 +321,13 @@ export class Ledger {
     const batchIds = new Map<string, number>()
     let seq = prev?.seq ?? this.#seq
 
-    /** Evolves the state by `events` and appends them as the next entry. */
-    const append = (input: LedgerInput, events: DomainEvent[], id: string | null): number => {
+    /** Evolves the state by `events` and appends them as the next entry,
+     *  with the input's id and its key (both null for a tick). */
+    const append = (input: LedgerInput, events: DomainEvent[], id: string | null, key: IdKey | null): number => {
       for (const e of events) evolveInto(e)
       seq += 1
       const entry: LedgerEntry = { seq, at: input.at, cause: input, events }
-      entries.push({ entry, seq, bytes: encodeEntry(entry), id })
+      entries.push({ entry, seq, bytes: encodeEntry(entry), id: key })
       if (id !== null) batchIds.set(id, seq)
       return seq
     }
@@ -354,20 +356,21 @@ export class Ledger {
         for (let i = 0; i < due.length; i += TICK_ADDRESSES) {
           const part = decideTick(input.at, due.slice(i, i + TICK_ADDRESSES), this.#rules)
           if (part.length === 0) continue
-          last = append(input, part, null)
+          last = append(input, part, null, null)
           events.push(...part)
         }
         results.push({ seq: last, duplicate: false, events })
         continue
       }
       const id = input.id
+      const key = idKeys[idAt] as IdKey
       const earlier = storedSeqs[idAt++] ?? prev?.ids.get(id) ?? batchIds.get(id)
       if (earlier !== undefined) {
         results.push({ seq: earlier, duplicate: true, events: [] })
         continue
       }
       const events = decide(input, view, this.#rules)
-      results.push({ seq: events.length === 0 ? 0 : append(input, events, id), duplicate: false, events })
+      results.push({ seq: events.length === 0 ? 0 : append(input, events, id, key), duplicate: false, events })
     }
     return { batch, results, entries, touched, popped, ids: batchIds, seq }
   }
@@ -379,7 +382,7 @@ export class Ledger {
     try {
       if (p.entries.length > 0) {
         const states: StateWrite[] = []
-        for (const { row, state } of p.touched) states.push({ key: stateKey(row.jail, row.ip), state: state === null ? null : encodeState(state) })
+        for (const { row, state } of p.touched) states.push({ jail: row.jail, ip: row.ip, state: state === null ? null : encodeState(state) })
         await this.#store.append({ entries: p.entries, states, lastSeq: p.seq })
       }
     } catch (err) {

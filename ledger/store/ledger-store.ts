@@ -60,6 +60,14 @@ const READ_CHUNK_BYTES = 1024 * 1024
  *  through (their types know only abstract-level's options). */
 const readOptions = <O extends object>(range: O): O => ({ ...range, highWaterMarkBytes: READ_CHUNK_BYTES })
 
+/** KeyBytes' buffers: the first of a batch FIRST_SLAB bytes, each next
+ *  one twice the one before, up to SLAB (a quiet ledger's batch of a few
+ *  entries needs a few hundred bytes, a busy one's ~100 KiB). */
+const FIRST_SLAB = 256
+const SLAB = 64 * 1024
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
 export const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0')
 export const stateKey = (jail: string, ip: string): string => `${jail}/${ip}`
 export function splitStateKey(key: string): { jail: string; ip: string } {
@@ -85,16 +93,23 @@ export class LedgerFormatError extends Error {
   override readonly name = 'LedgerFormatError'
 }
 
-export type StateWrite = Readonly<{ key: string; state: Bytes | null }>
+/** An input id as the ids index keys it (LedgerStore.idKeys): written once
+ *  as bytes, for both the lookup of the id and the append of its entry. */
+export type IdKey = Bytes & { readonly [idKeyBrand]: true }
+declare const idKeyBrand: unique symbol
+
+export type StateWrite = Readonly<{ jail: string; ip: string; state: Bytes | null }>
 export type AppendBatch = Readonly<{
-  entries: readonly { seq: number; bytes: Bytes; id: string | null }[]
+  entries: readonly { seq: number; bytes: Bytes; id: IdKey | null }[]
   states: readonly StateWrite[]
   lastSeq: number
 }>
 
 export class LedgerStore {
   readonly dir: string
-  readonly #db: Level<string, Bytes>
+  /** Keys as bytes: a batch's keys are written and looked up through it
+   *  (see append); the sublevels read and write text keys. */
+  readonly #db: Level<Bytes, Bytes>
   readonly #log
   readonly #ids
   readonly #state
@@ -104,10 +119,10 @@ export class LedgerStore {
    *  there are TAIL_MERGE of them (unknown after open: starts empty). */
   #tail: { key: string; value: Bytes }[] = []
 
-  private constructor(dir: string, db: Level<string, Bytes>) {
+  private constructor(dir: string, db: Level<Bytes, Bytes>) {
     this.dir = dir
     this.#db = db
-    const opts = { valueEncoding: 'view' } as const
+    const opts = { keyEncoding: 'utf8', valueEncoding: 'view' } as const
     this.#log = db.sublevel<string, Bytes>('log', opts)
     this.#ids = db.sublevel<string, Bytes>('ids', opts)
     this.#state = db.sublevel<string, Bytes>('state', opts)
@@ -122,7 +137,7 @@ export class LedgerStore {
     if (!create && !existsSync(join(dir, 'CURRENT'))) {
       throw new LedgerMissingError(`there is no ledger in ${dir} (has the service run with this configuration?)`)
     }
-    const db = new Level<string, Bytes>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing: create, writeBufferSize: WRITE_BUFFER, compression: COMPRESSION })
+    const db = new Level<Bytes, Bytes>(dir, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: create, writeBufferSize: WRITE_BUFFER, compression: COMPRESSION })
     try {
       await db.open()
     } catch (err) {
@@ -134,9 +149,9 @@ export class LedgerStore {
     }
     const store = new LedgerStore(dir, db)
     const stored = await store.#meta.get('format')
-    const format = stored === undefined ? undefined : new TextDecoder().decode(stored)
+    const format = stored === undefined ? undefined : decoder.decode(stored)
     if (format === undefined || UPGRADES_FROM.has(format)) {
-      await store.#meta.put('format', new TextEncoder().encode(FORMAT_VERSION))
+      await store.#meta.put('format', encoder.encode(FORMAT_VERSION))
     } else if (format !== FORMAT_VERSION) {
       await db.close()
       throw new LedgerFormatError(`the ledger in ${dir} has format ${format}; this banledger reads formats ${[...UPGRADES_FROM, FORMAT_VERSION].join(', ')}`)
@@ -146,52 +161,65 @@ export class LedgerStore {
 
   async lastSeq(): Promise<number> {
     const v = await this.#meta.get('seq')
-    return v === undefined ? 0 : Number(new TextDecoder().decode(v))
+    return v === undefined ? 0 : Number(decoder.decode(v))
   }
 
   /** The sequences under which these ids were stored; undefined for new ones. */
-  async seqsOf(ids: readonly string[]): Promise<(number | undefined)[]> {
-    if (ids.length === 0) return []
-    const found = await this.#ids.getMany([...ids])
-    return found.map(v => (v === undefined ? undefined : Number(new TextDecoder().decode(v))))
+  seqsOf(ids: readonly string[]): Promise<(number | undefined)[]> {
+    return this.seqsOfKeys(this.idKeys(ids))
+  }
+
+  /** The keys of these ids in the ids index, for seqsOfKeys and append. */
+  idKeys(ids: readonly string[]): IdKey[] {
+    const prefix = this.#ids.prefix
+    const bytes = new KeyBytes()
+    return ids.map(id => bytes.text(prefix, id) as IdKey)
+  }
+
+  /** seqsOf for ids given as their keys. */
+  async seqsOfKeys(keys: readonly IdKey[]): Promise<(number | undefined)[]> {
+    if (keys.length === 0) return []
+    const found = await this.#db.getMany([...keys])
+    return found.map(v => (v === undefined ? undefined : Number(decoder.decode(v))))
   }
 
   /** Appends entries and their projection rows in one synced batch (one
-   *  call at a time). Keys carry their sublevel's prefix themselves: the
-   *  same bytes on disk as `{ sublevel }` options, at a third of the cost
-   *  per put. */
+   *  call at a time). Keys are written as bytes, each with its sublevel's
+   *  prefix: the same bytes on disk as `{ sublevel }` options, at a third
+   *  of the cost per put; and classic-level reads a text key into its C++
+   *  copy in two passes, flattening the joined string (prefix + id) first. */
   async append(batch: AppendBatch): Promise<void> {
     const log = this.#log.prefix
-    const ids = this.#ids.prefix
     const state = this.#state.prefix
     const b = this.#db.batch()
-    // Sequences as stored text: each id's, then meta/seq.
-    const seqTexts = new DecimalTexts(batch.entries.length + 1)
+    // Sequences as stored text (each id's, then meta/seq), state keys.
+    const bytes = new KeyBytes()
     let tail = this.#tail
     for (const run of chunkRuns(batch.entries, e => e.bytes)) {
-      for (const e of run) if (e.id !== null) b.put(ids + e.id, seqTexts.of(e.seq))
+      for (const e of run) if (e.id !== null) b.put(e.id, bytes.decimal(e.seq))
       const chunk = { key: seqKey((run[0] as AppendBatch['entries'][number]).seq), value: encodeChunk(run.map(e => e.bytes)) }
       const [head, ...merged] = tail
       if (run.length >= SMALL_ENTRIES || chunk.value.length >= SMALL_BYTES) {
-        b.put(log + chunk.key, chunk.value)
+        b.put(bytes.text(log, chunk.key), chunk.value)
         tail = []
       } else if (head === undefined || tail.length + 1 < TAIL_MERGE) {
-        b.put(log + chunk.key, chunk.value)
+        b.put(bytes.text(log, chunk.key), chunk.value)
         tail = [...tail, chunk]
       } else {
         // Chunks concatenate into the chunk of all their entries: one value
         // under the first key (the lookup by sequence finds it), the others
         // deleted (this one was never put).
-        b.put(log + head.key, Buffer.concat([...tail.map(c => c.value), chunk.value]))
-        for (const c of merged) b.del(log + c.key)
+        b.put(bytes.text(log, head.key), Buffer.concat([...tail.map(c => c.value), chunk.value]))
+        for (const c of merged) b.del(bytes.text(log, c.key))
         tail = []
       }
     }
     for (const s of batch.states) {
-      if (s.state === null) b.del(state + s.key)
-      else b.put(state + s.key, s.state)
+      const key = bytes.text(state, s.jail, '/', s.ip)
+      if (s.state === null) b.del(key)
+      else b.put(key, s.state)
     }
-    b.put(this.#meta.prefix + 'seq', seqTexts.of(batch.lastSeq))
+    b.put(bytes.text(this.#meta.prefix, 'seq'), bytes.decimal(batch.lastSeq))
     await b.write({ sync: true })
     this.#tail = tail
   }
@@ -253,30 +281,56 @@ export class LedgerStore {
   }
 }
 
-/** Numbers as decimal text (the ids index's values, meta/seq), written
- *  into one buffer and handed out as views of it: a Buffer each (String,
- *  then Buffer.from) cost twice as much, 0.16-0.22 us against 0.08-0.11. */
-class DecimalTexts {
-  readonly #buf: Uint8Array
+/** Keys (text as UTF-8) and numbers as decimal text (the ids index's
+ *  values, meta/seq) for one batch, written into shared buffers and handed
+ *  out as views of them: a Buffer each (String, then Buffer.from) cost
+ *  twice as much, 0.16-0.22 us against 0.08-0.11. */
+class KeyBytes {
+  #buf = new Uint8Array(0)
   #pos = 0
 
-  /** Room for `count` texts of safe integers. */
-  constructor(count: number) {
-    this.#buf = new Uint8Array(count * SEQ_DIGITS)
+  /** a + b + c + d as UTF-8 (each part encoded alone: a surrogate pair
+   *  must not be split across parts). */
+  text(a: string, b: string, c = '', d = ''): Bytes {
+    this.#room(3 * (a.length + b.length + c.length + d.length))
+    const start = this.#pos
+    this.#pos = this.#write(d, this.#write(c, this.#write(b, this.#write(a, start))))
+    return this.#buf.subarray(start, this.#pos)
   }
 
   /** `n` (a non-negative safe integer) as text. */
-  of(n: number): Bytes {
+  decimal(n: number): Bytes {
     let digits = 1
     for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++
+    this.#room(digits)
+    const buf = this.#buf
     const start = this.#pos
     const end = start + digits
     for (let i = end - 1; i >= start; i--) {
-      this.#buf[i] = 48 + (n % 10)
+      buf[i] = 48 + (n % 10)
       n = Math.floor(n / 10)
     }
     this.#pos = end
-    return this.#buf.subarray(start, end)
+    return buf.subarray(start, end)
+  }
+
+  /** Room for `n` more bytes: a new buffer when this one has too little
+   *  (the views handed out keep theirs). */
+  #room(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return
+    this.#buf = new Uint8Array(Math.max(n, Math.min(SLAB, 2 * this.#buf.length), FIRST_SLAB))
+    this.#pos = 0
+  }
+
+  /** Writes `s` as UTF-8 at `p` (room was made for it); returns its end. */
+  #write(s: string, p: number): number {
+    const buf = this.#buf
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 128) return p + encoder.encodeInto(s.slice(i), buf.subarray(p)).written
+      buf[p++] = c
+    }
+    return p
   }
 }
 

@@ -66,6 +66,36 @@ t.test('given batches decided while the one before is being written, when an id 
   t.same(ledger.state('ssh', '203.0.113.1')?.failures, [T0], 'counted once')
 })
 
+t.test('given ids of any text (non-ASCII, astral, lone surrogates), when the ledger keys them as bytes, then they are the keys text gave (as earlier versions stored them) and each is found again', async t => {
+  // Earlier versions put `ids/<id>` as text (classic-level writes UTF-8, a
+  // lone surrogate as U+FFFD); this one writes the bytes itself.
+  const unit = fc.oneof(fc.constantFrom('a', ':', '/', 'é', '€', '😀', '\ud800', '\udc00', '\ud83d'), fc.string({ maxLength: 3 }))
+  const ids = fc.uniqueArray(fc.array(unit, { minLength: 1, maxLength: 12 }).map(parts => parts.join('')), { minLength: 1, maxLength: 20 })
+  await fc.assert(fc.asyncProperty(ids, async ids => {
+    const dir = await mkdtemp(join(tmpdir(), 'banledger-ids-'))
+    try {
+      const db = new Level<string, string>(dir)
+      await db.sublevel<string, string>('ids', {}).batch(ids.map((id, i) => ({ type: 'put' as const, key: id, value: String(i + 1) })))
+      await db.close()
+      const store = await LedgerStore.open(dir)
+      try {
+        // Lone surrogates that text keys wrote as the same U+FFFD share a
+        // key: the last one put wins.
+        const expected = ids.map(id => {
+          const same = ids.map((other, i) => [other, i] as const).filter(([other]) => Buffer.from(other).equals(Buffer.from(id)))
+          return (same.at(-1)?.[1] ?? 0) + 1
+        })
+        return JSON.stringify(await store.seqsOf(ids)) === JSON.stringify(expected)
+      } finally {
+        await store.close()
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }), { numRuns: 40 })
+  t.pass('every id found under the key text gave it')
+})
+
 t.test('maxretry bans, decisions are published after the synced write, bans survive restart', async t => {
   const dir = await tempDir(t)
   let ledger = await Ledger.open({ dir, rules: rulesContext() })

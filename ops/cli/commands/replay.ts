@@ -1,7 +1,7 @@
 // banledger replay: rebuild every projection from the log and verify it.
 // With --from-bus, first seed a new ledger from the NATS ledger stream.
 import { mkdir, readdir, rename, rm } from 'node:fs/promises'
-import { LedgerStore } from '../../../ledger/store/ledger-store.js'
+import { LedgerStore, splitStateKey, type IdKey } from '../../../ledger/store/ledger-store.js'
 import { entriesFrom, replay } from '../../../ledger/store/log-reader.js'
 import { encodeState } from '../../../proto/wire.js'
 import { CodedError } from '../../../services/coded-error.js'
@@ -201,7 +201,9 @@ async function build(dir: string, stream: LedgerStream, state: StreamState, last
     let next = 1
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return
-      await store.append({ entries: batch, states: [], lastSeq: next - 1 })
+      const keys = store.idKeys(batch.map(e => e.id ?? ''))
+      const entries = batch.map((e, i) => ({ ...e, id: e.id === null ? null : keys[i] as IdKey }))
+      await store.append({ entries, states: [], lastSeq: next - 1 })
       batch = []
       if (io.isTTY) drawBar(next - 1, lastSeq, `${next - 1}/${lastSeq} entries from ${stream.name}`)
     }
@@ -225,7 +227,7 @@ async function build(dir: string, stream: LedgerStream, state: StreamState, last
     if (io.isTTY) process.stderr.write('\n')
 
     const { states } = await replay(store)
-    const rows = [...states].map(([key, s]) => ({ key, state: encodeState(s) }))
+    const rows = [...states].map(([key, s]) => ({ ...splitStateKey(key), state: encodeState(s) }))
     for (let i = 0; i < rows.length; i += SEED_BATCH) {
       await store.append({ entries: [], states: rows.slice(i, i + SEED_BATCH), lastSeq })
     }
