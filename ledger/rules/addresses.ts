@@ -228,7 +228,11 @@ export class AddressSet {
     if (typeof key === 'number') {
       if (this.#v4Exact.has(key)) return true
       const n = key >>> 0
-      for (const [net, mask] of this.#v4) if (((n & mask) >>> 0) === net) return true
+      const v4 = this.#v4
+      for (let k = 0; k < v4.length; k++) { // indexed: see evolve.ts' withFailure
+        const range = v4[k] as readonly [number, number]
+        if (((n & range[1]) >>> 0) === range[0]) return true
+      }
       return false
     }
     if (!ip.includes(':')) return false

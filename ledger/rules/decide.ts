@@ -83,7 +83,10 @@ function decideFailure(e: LogEvent, view: StateView, ctx: RulesContext): DomainE
  *  arrive out of order, and a failure later than `at` counts as well. */
 function failuresInWindow(failures: readonly Millis[], at: Millis, findtime: Millis): number {
   const near: Millis[] = []
-  for (const f of failures) if (f > at - findtime && f < at + findtime) near.push(f)
+  for (let k = 0; k < failures.length; k++) { // indexed: see evolve.ts' withFailure
+    const f = failures[k] as Millis
+    if (f > at - findtime && f < at + findtime) near.push(f)
+  }
   let i = 0
   while (i < near.length && (near[i] as number) <= at) i++
   near.splice(i, 0, at)
