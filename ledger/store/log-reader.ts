@@ -11,7 +11,6 @@ import type { AddressState, BanReason, LedgerEntry, Millis } from '../rules/type
 import { splitStateKey, type LedgerStore } from './ledger-store.js'
 import { ProjectionMap } from './projection-map.js'
 
-
 export type ReplayProgress = (entries: number, lastSeq: number) => void
 
 export type Replayed = Readonly<{
