@@ -424,16 +424,16 @@ export class Ledger {
     const latest = row.pending === t
     if (latest) row.pending = null
     const before = row.state
+    const banned = before?.ban ?? null
     row.state = state
     if (state === null) {
       if (before !== null) this.#tracked--
-      if (before !== null && before.ban !== null) this.#bans.delete(row)
+      if (banned !== null) this.#bans.delete(row)
       if (latest) this.#rows.delete(row.jail, row.ip)
       return
     }
     if (before === null) this.#tracked++
     this.#schedule(row, state)
-    const banned = before?.ban ?? null
     if (state.ban === banned) return
     if (state.ban === null) this.#bans.delete(row)
     else this.#bans.set(row, { jail: row.jail, ip: row.ip, ...state.ban })
