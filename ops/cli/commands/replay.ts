@@ -201,8 +201,10 @@ async function build(dir: string, stream: LedgerStream, state: StreamState, last
     let next = 1
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return
-      const keys = store.idKeys(batch.map(e => e.id ?? ''))
-      const entries = batch.map((e, i) => ({ ...e, id: e.id === null ? null : keys[i] as IdKey }))
+      // Ticks have no id: only the others' are keyed, in batch order.
+      const keys = store.idKeys(batch.flatMap(e => (e.id === null ? [] : [e.id])))
+      let k = 0
+      const entries = batch.map(e => ({ ...e, id: e.id === null ? null : keys[k++] as IdKey }))
       await store.append({ entries, states: [], lastSeq: next - 1 })
       batch = []
       if (io.isTTY) drawBar(next - 1, lastSeq, `${next - 1}/${lastSeq} entries from ${stream.name}`)
