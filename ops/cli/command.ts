@@ -13,9 +13,8 @@ export type CliIO = Readonly<{
   env: Readonly<Record<string, string | undefined>>
 }>
 
+/** A subcommand; its name and summary are in main.ts and summaries.ts. */
 export type Command = Readonly<{
-  name: string
-  summary: string
   /** Full --help text. */
   help: string
   run(args: readonly string[], io: CliIO): Promise<number>

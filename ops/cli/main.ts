@@ -3,12 +3,13 @@
 // ops/cli/commands/.
 import { readFileSync } from 'node:fs'
 import type { Command, CliIO } from './command.js'
+import { SUMMARIES, type CommandName } from './summaries.js'
 
-/** The commands by name, in the order of the help. Each one's module is
- *  imported when it runs: importing them all (the service, NATS, LevelDB,
- *  mail...) cost 0.3 s of CPU before any command, a quarter of what
- *  filter-test takes on 1,000,000 lines. */
-const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+/** The commands by name. Each one's module is imported when it runs:
+ *  importing them all (the service, NATS, LevelDB, mail...) cost 0.3 s of
+ *  CPU before any command, a quarter of what filter-test takes on
+ *  1,000,000 lines. */
+const COMMANDS: Readonly<Record<CommandName, () => Promise<Command>>> = {
   run: async () => (await import('./commands/run.js')).runCommand,
   simulate: async () => (await import('./commands/simulate.js')).simulateCommand,
   'filter-test': async () => (await import('./commands/filter-test.js')).filterTestCommand,
@@ -24,7 +25,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   notify: async () => (await import('./commands/notify.js')).notifyCommand,
 }
 const commandNamed = (name: string | undefined): Promise<Command> | undefined =>
-  name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name]?.() : undefined
+  name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name as CommandName]() : undefined
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 78 configuration (EX_CONFIG). */
 const EXIT_USAGE = 2
@@ -43,15 +44,15 @@ function version(): string {
   return 'unknown'
 }
 
-async function help(): Promise<string> {
-  const commands = await Promise.all(Object.values(COMMANDS).map(load => load()))
-  const width = Math.max(...commands.map(c => c.name.length))
+function help(): string {
+  const commands = Object.entries(SUMMARIES)
+  const width = Math.max(...commands.map(([name]) => name.length))
   return `banledger ${version()}: an event-sourced ban ledger (a fail2ban for one host or a fleet)
 
 Usage: banledger COMMAND [options]
 
 Commands:
-${commands.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+${commands.map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`).join('\n')}
 
 Run "banledger COMMAND --help" for a command's options.
 Every command reads /etc/banledger/banledger.yaml unless --config FILE says otherwise.`
@@ -61,7 +62,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   const [name, ...args] = argv
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const topic = await commandNamed(args[0])
-    io.out(topic?.help ?? await help())
+    io.out(topic?.help ?? help())
     return name === undefined ? EXIT_USAGE : 0
   }
   if (name === '--version' || name === '-V') {
@@ -70,7 +71,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   }
   const command = await commandNamed(name)
   if (command === undefined) {
-    io.err(`banledger: unknown command "${name}"\n\n${await help()}`)
+    io.err(`banledger: unknown command "${name}"\n\n${help()}`)
     return EXIT_USAGE
   }
   try {

@@ -12,9 +12,10 @@ const COMMANDS = new URL('../../dist/ops/cli/commands/', import.meta.url)
 /** Packages only some roles need: NATS (fleets), mail (the notifier), globbing (the watcher). */
 const HEAVY = ['nats', 'nodemailer', 'fast-glob']
 
-/** The packages that importing `module` loads, as a module resolve hook
- *  (node:module's register) sees them resolved, in a fresh process. */
-async function packagesLoadedBy(module: URL): Promise<string[]> {
+/** The modules that importing `module` loads, as a module resolve hook
+ *  (node:module's register) sees them resolved, in a fresh process whose
+ *  arguments are `args`. */
+async function modulesLoadedBy(module: URL, args: readonly string[] = []): Promise<string[]> {
   const hooks = `let port
     export function initialize(data) { port = data.port }
     export async function resolve(specifier, context, next) {
@@ -37,8 +38,15 @@ async function packagesLoadedBy(module: URL): Promise<string[]> {
     await end
     port1.close()
     console.log(JSON.stringify(urls))`
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script])
-  const packages = (JSON.parse(stdout) as string[]).map(url => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1])
+  // `node -e SCRIPT X ARGS...`: process.argv.slice(2) is ARGS. What the
+  // module prints comes first; the list is the last line.
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, 'node', ...args])
+  return JSON.parse(stdout.trimEnd().split('\n').at(-1) ?? '') as string[]
+}
+
+/** The packages that importing `module` loads. */
+async function packagesLoadedBy(module: URL): Promise<string[]> {
+  const packages = (await modulesLoadedBy(module)).map(url => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1])
   return [...new Set(packages.filter(p => p !== undefined))]
 }
 
@@ -53,4 +61,10 @@ t.test('given the commands that only reach the ledger, when one is imported', as
 t.test('given `banledger run`, when its command is imported, then the service it runs loads them all', async t => {
   const loaded = await packagesLoadedBy(new URL('run.js', COMMANDS))
   t.same(HEAVY.filter(p => !loaded.includes(p)), [], 'the check sees each of them')
+})
+
+t.test('given `banledger --help`, when it runs, then it loads no command module and no package', async t => {
+  const loaded = await modulesLoadedBy(new URL('../main.js', COMMANDS), ['--help'])
+  t.ok(loaded.some(url => url.endsWith('/dist/ops/cli/summaries.js')), 'the check sees the modules main.js imports')
+  t.same(loaded.filter(url => url.includes('/commands/') || url.includes('/node_modules/')), [])
 })

@@ -3,6 +3,7 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
+import { SUMMARIES } from '../../ops/cli/summaries.js'
 import { bansJson, cli, sshdLine, startService, tempDir, writeConfig } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait-for.js'
 
@@ -127,7 +128,7 @@ t.test('a bad config is refused with every problem, its path and line', async t 
 t.test('--help lists every command; unknown commands and options are usage errors', async t => {
   const r = await cli(['--help'])
   t.equal(r.code, 0)
-  for (const c of ['run', 'simulate', 'bans', 'explain', 'replay', 'ban', 'unban', 'pardon', 'import']) t.match(r.stdout, new RegExp(`^  ${c} `, 'm'))
+  for (const [c, summary] of Object.entries(SUMMARIES)) t.match(r.stdout, new RegExp(`^  ${c} +${summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
   const bad = await cli(['bans', '--frobnicate'])
   t.equal(bad.code, 2)
   t.match(bad.stderr, /frobnicate/)

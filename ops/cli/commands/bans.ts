@@ -5,8 +5,6 @@ import { iso, parseTimeArg } from '../time-arg.js'
 import { UsageError } from '../usage-error.js'
 
 export const bansCommand: Command = {
-  name: 'bans',
-  summary: 'list the bans in force now, or at a past time',
   help: `Usage: banledger bans [--json] [--at TIME] [--config FILE]
 
 Lists the bans in force, one per line. With --at, the bans that were in

@@ -35,8 +35,6 @@ const EVENT_TYPES = [
 const DECISION_TYPES = ['ban', 'unban'] as const satisfies readonly Decision['type'][]
 
 export const eventsCommand: Command = {
-  name: 'events',
-  summary: 'print the ledger\'s events and decisions (--follow: as they are committed)',
   help: `Usage: banledger events [--since SEQ|TIME] [--type TYPE]... [--follow] [--json] [--config FILE]
 
 Prints the ledger's domain events, in ledger order, one line each; after

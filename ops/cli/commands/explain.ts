@@ -7,8 +7,6 @@ import { openLedgerApi } from '../ledger-access.js'
 import { UsageError } from '../usage-error.js'
 
 export const explainCommand: Command = {
-  name: 'explain',
-  summary: 'show the ledger entries that led to an address\'s state',
   help: `Usage: banledger explain IP [--json] [--config FILE]
 
 Prints, in ledger order, every entry that concerns IP: what came in

@@ -64,8 +64,6 @@ async function resolveFilter(spec: string, dir: string, options: Record<string, 
 }
 
 export const filterTestCommand: Command = {
-  name: 'filter-test',
-  summary: 'test a filter against a log file, like fail2ban-regex',
   help: `Usage: banledger filter-test [options] LOG FILTER
        banledger filter-test [--now EPOCH_SECONDS] --filter-dir DIR --filter NAME [--filter-opt KEY=VALUE]... --json LOG
 

@@ -18,8 +18,6 @@ async function backendOf(config: Config, io: CliIO) {
 }
 
 export const firewallCommand: Command = {
-  name: 'firewall',
-  summary: 'compare the kernel with the ledger (check), show it (list), or remove banledger\'s rules (flush)',
   help: `Usage: banledger firewall check|list|flush [--config FILE]
 
   check   compares the kernel's sets/rules with the bans in force, repairs the

@@ -10,8 +10,6 @@ import { UsageError } from '../usage-error.js'
 const DEFAULT_FILE = '/etc/hosts.deny'
 
 export const importCommand: Command = {
-  name: 'import',
-  summary: 'import active bans from another tool (denyhosts)',
   help: `Usage: banledger import denyhosts [FILE] --jail JAIL [--config FILE]
 
 Imports the bans DenyHosts wrote to FILE (default ${DEFAULT_FILE}), keeping

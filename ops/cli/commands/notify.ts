@@ -73,8 +73,6 @@ async function test(config: Config, name: string, io: CliIO): Promise<number> {
 }
 
 export const notifyCommand: Command = {
-  name: 'notify',
-  summary: 'show the notification channels\' state (status) or send a test message (test)',
   help: `Usage: banledger notify status [--config FILE]
        banledger notify test --channel NAME [--config FILE]
 

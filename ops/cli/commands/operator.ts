@@ -7,21 +7,14 @@ import { parseDuration } from '../../config/duration.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type Command } from '../command.js'
 import { describeEvent } from '../describe.js'
 import { openLedgerApi } from '../ledger-access.js'
+import { SUMMARIES } from '../summaries.js'
 import { UsageError } from '../usage-error.js'
-
-const WHAT: Record<OperatorCommand['action'], string> = {
-  ban: 'bans IP in the jail (for --duration, default the jail\'s bantime)',
-  unban: 'lifts the ban of IP in the jail',
-  pardon: 'lifts any ban of IP in the jail, clears its failure counter and opens a grace window',
-}
 
 function operatorCommand(action: OperatorCommand['action']): Command {
   return {
-    name: action,
-    summary: WHAT[action],
     help: `Usage: banledger ${action} IP --jail JAIL [--reason TEXT]${action === 'ban' ? ' [--duration D]' : ''} [--config FILE]
 
-${action[0]?.toUpperCase()}${action.slice(1)}: ${WHAT[action]}.
+${action[0]?.toUpperCase()}${action.slice(1)}: ${SUMMARIES[action]}.
 Recorded in the ledger with who (the Unix user) and why. Works whether or
 not the service runs. Idempotent: ${action === 'ban' ? 'banning a banned address' : 'unbanning a free address'} changes nothing.
 

@@ -26,8 +26,6 @@ export class SeedError extends CodedError<'BANLEDGER_SEED_REFUSED'> {
 }
 
 export const replayCommand: Command = {
-  name: 'replay',
-  summary: 'rebuild the projections from the log alone and verify them (--from-bus: seed from NATS)',
   help: `Usage: banledger replay [--config FILE]
        banledger replay --from-bus [--config FILE]
 

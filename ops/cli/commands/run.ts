@@ -6,8 +6,6 @@ import { CONFIG_HELP, configOption, parse, readConfig, type Command } from '../c
 const STOP_TIMEOUT = 10_000
 
 export const runCommand: Command = {
-  name: 'run',
-  summary: 'run the service (watchers, ledger, firewall, notifier)',
   help: `Usage: banledger run [--config FILE] [--role ROLE]...
 
 Runs the service. With the embedded bus (the default, one host) one process

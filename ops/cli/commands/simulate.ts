@@ -19,8 +19,6 @@ import { UsageError } from '../usage-error.js'
 const BATCH = 2000
 
 export const simulateCommand: Command = {
-  name: 'simulate',
-  summary: 'run the filters and rules over log files offline and print the decisions',
   help: `Usage: banledger simulate [--json] [--until TIME] [--now TIME] [--config FILE] LOG...
 
 Runs every jail's filters over the LOG files and the ledger's rules over the
