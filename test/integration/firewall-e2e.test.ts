@@ -3,7 +3,7 @@
 // connects over a veth pair. The test appends sshd failure lines and
 // observes the kernel drop the attacker, then let it in again.
 import { execFile, spawn } from 'node:child_process'
-import { appendFile, writeFile } from 'node:fs/promises'
+import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
@@ -144,6 +144,15 @@ t.test('nftables: kill -9, clean stop, flushed ruleset, and expiry', when, async
   t.equal(await service.exited, 0)
   t.notOk(await connects(l, SERVER_V4, DROPPED), 'R5: still dropped after a clean stop')
   service = await startBanledger(t, l, config)
+
+  // A reload (SIGHUP) onto a config with a second port: the ban is kept,
+  // the rule is rebuilt for both ports.
+  await writeFile(config, (await readFile(config, 'utf8')).replace('ports: [22]', 'ports: [22, 2222]'))
+  service.child.kill('SIGHUP')
+  await waitFor(() => service.output().includes('configuration reloaded'), { timeout: 15_000, what: 'the reload' })
+  t.notOk(await connects(l, SERVER_V4, DROPPED), 'still dropped after a reload')
+  t.equal((await elements()).split(ATTACKER_V4).length - 1, 1, 'one set element after the reload')
+  t.match((await nsRun(l.srv, 'nft', ['list', 'chain', 'inet', 'banledger', 'input'])).stdout, /2222/, 'the rule covers the new port')
 
   // The service repairs drift every second: stopped (SIGSTOP), it cannot
   // put the ban back before the probe has seen the flush let the attacker in.

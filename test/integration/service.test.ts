@@ -39,6 +39,40 @@ t.test('failures in the log ban; clean and abrupt stops keep the ban', async t =
   await service.exited
 })
 
+t.test('SIGHUP reloads the config in-process: bans stay, new settings apply; a config with problems is refused and the service runs on', async t => {
+  const dir = await tempDir(t)
+  const { config, log } = await writeConfig(dir)
+  const service = await startService(t, config)
+  const now = Date.now()
+  const fail = (ip: string, i: number) => appendFile(log, sshdLine(new Date(now - 10_000 + i * 1000), `Failed password for root from ${ip} port 4242 ssh2`))
+  const counted = async (ip: string) => (await cli(['explain', ip, '--config', config])).stdout.match(/failure counted/g)?.length ?? 0
+  for (let i = 0; i < 3; i++) await fail('192.0.2.10', i)
+  await waitFor(async () => (await bansJson(config)).some(b => b.ip === '192.0.2.10'), { timeout: 10_000, what: 'the first ban' })
+
+  const good = await readFile(config, 'utf8')
+  await writeFile(config, `${good.replace('maxretry: 3', 'maxretry: -1')}bogus_key: 1\n`)
+  service.child.kill('SIGHUP')
+  await waitFor(() => /still running on the configuration read before/.test(service.output()), { timeout: 10_000, what: 'the refusal' })
+  t.match(service.output(), /defaults\.maxretry/, 'each problem is logged with its path')
+  t.match(service.output(), /bogus_key/)
+
+  // Still the config read at start (maxretry 3): one failure counts, no ban.
+  await writeFile(config, good.replace('maxretry: 3', 'maxretry: 1'))
+  await fail('192.0.2.11', 3)
+  await waitFor(async () => (await counted('192.0.2.11')) === 1, { timeout: 10_000, what: 'the failure of 192.0.2.11' })
+  t.notOk((await bansJson(config)).some(b => b.ip === '192.0.2.11'), 'the refused config did not apply')
+
+  service.child.kill('SIGHUP')
+  await waitFor(() => /configuration reloaded/.test(service.output()), { timeout: 15_000, what: 'the reload' })
+  await fail('192.0.2.12', 4)
+  await waitFor(async () => (await bansJson(config)).some(b => b.ip === '192.0.2.12'), { timeout: 10_000, what: 'a ban at maxretry 1' })
+  t.same((await bansJson(config)).map(b => b.ip).sort(), ['192.0.2.10', '192.0.2.12'], 'the ban before the reload stays (R5)')
+  t.equal(await counted('192.0.2.11'), 1, 'lines read before the reload are not counted again')
+  t.equal(service.child.exitCode, null, 'the same process throughout')
+  service.child.kill('SIGTERM')
+  t.equal(await service.exited, 0)
+})
+
 t.test('operator commands work through the running service and without it', async t => {
   const dir = await tempDir(t)
   const { config } = await writeConfig(dir)
