@@ -68,6 +68,15 @@ t.test('SIGHUP reloads the config in-process: bans stay, new settings apply; a c
   await waitFor(async () => (await bansJson(config)).some(b => b.ip === '192.0.2.12'), { timeout: 10_000, what: 'a ban at maxretry 1' })
   t.same((await bansJson(config)).map(b => b.ip).sort(), ['192.0.2.10', '192.0.2.12'], 'the ban before the reload stays (R5)')
   t.equal(await counted('192.0.2.11'), 1, 'lines read before the reload are not counted again')
+
+  // Valid, but the service cannot start on it (the filter is looked up at
+  // start): it starts again on the config before (maxretry 1).
+  await writeFile(config, good.replace('maxretry: 3', 'maxretry: 1').replace('filter: sshd\n', 'filter: no-such-filter\n'))
+  service.child.kill('SIGHUP')
+  await waitFor(() => (service.output().match(/banledger running/g)?.length ?? 0) === 3, { timeout: 15_000, what: 'the start on the config before' })
+  t.match(service.output(), /did not start on the new configuration: .*unknown filter \\"no-such-filter\\".*starting it again on the one before/)
+  await fail('192.0.2.13', 5)
+  await waitFor(async () => (await bansJson(config)).some(b => b.ip === '192.0.2.13'), { timeout: 10_000, what: 'a ban at maxretry 1, again' })
   t.equal(service.child.exitCode, null, 'the same process throughout')
   service.child.kill('SIGTERM')
   t.equal(await service.exited, 0)
