@@ -18,7 +18,7 @@ export async function busLedgerApi(
   nats: NatsBusConfig, host: string, env: Readonly<Record<string, string | undefined>>,
 ): Promise<LedgerApi & { readonly via: 'bus' }> {
   const logger = pinoLogger('silent')
-  const options = await connectionOptions(nats, { host, name: `banledger cli @${host}`, env, logger })
+  const options = await connectionOptions(nats, { host, name: `banledger cli @${host}`, env })
   const nc = await connect({ ...options, waitOnFirstConnect: false, maxReconnectAttempts: 3 })
   const bus = new NatsBus({ nc, config: nats, host, logger })
   const onLedgerHost = (what: string) => async (): Promise<never> => {

@@ -1,6 +1,7 @@
 // The shape of a subcommand, and argument parsing shared by all of them.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Config } from '../config/types.js'
+import { ROLES, type Role } from '../../services/run/roles.js'
 import { UsageError } from './usage-error.js'
 
 export type CliIO = Readonly<{
@@ -42,4 +43,18 @@ export const configOption = { config: { type: 'string', short: 'c' } } as const
 export async function readConfig(values: { config?: string | boolean | undefined }): Promise<Config> {
   const { loadConfig } = await import('../config/load-config.js')
   return loadConfig(typeof values.config === 'string' ? values.config : DEFAULT_CONFIG)
+}
+
+export const roleOption = { role: { type: 'string', multiple: true } } as const
+
+/** `--role a --role b,c`; null when none was given (all roles). */
+export function parseRoles(command: string, given: readonly string[] | undefined): Role[] | null {
+  if (given === undefined) return null
+  const roles: Role[] = []
+  for (const name of given.flatMap(g => g.split(','))) {
+    const role = ROLES.find(r => r === name.trim())
+    if (role === undefined) throw new UsageError(`${command}: --role ${JSON.stringify(name)}: expected ${ROLES.join(', ')}`)
+    if (!roles.includes(role)) roles.push(role)
+  }
+  return roles
 }

@@ -10,7 +10,6 @@ import { connectionOptions } from '../../services/bus/nats/nats-connect.js'
 import { natsNames } from '../../services/bus/nats/nats-names.js'
 import { CodedError } from '../../services/coded-error.js'
 import type { CliIO } from './command.js'
-import { pinoLogger } from './logger.js'
 
 /** How long a probe of one stream message waits for it. */
 const PROBE_WAIT = 5000
@@ -58,7 +57,7 @@ export async function openLedgerStream(
   nats: NatsBusConfig, host: string, io: CliIO, opts: Readonly<{ follow: boolean; purpose: string }>,
 ): Promise<LedgerStream> {
   const name = natsNames(nats).streams.ledger
-  const options = await connectionOptions(nats, { host, name: `banledger ${opts.purpose} @${host}`, env: io.env, logger: pinoLogger('silent') })
+  const options = await connectionOptions(nats, { host, name: `banledger ${opts.purpose} @${host}`, env: io.env })
   let nc: NatsConnection
   try {
     nc = await connect({ ...options, waitOnFirstConnect: false, ...(opts.follow ? {} : { maxReconnectAttempts: 10 }) })

@@ -11,6 +11,7 @@ import { SUMMARIES, type CommandName } from './summaries.js'
  *  1,000,000 lines. */
 const COMMANDS: Readonly<Record<CommandName, () => Promise<Command>>> = {
   run: async () => (await import('./commands/run.js')).runCommand,
+  config: async () => (await import('./commands/config.js')).configCommand,
   simulate: async () => (await import('./commands/simulate.js')).simulateCommand,
   'filter-test': async () => (await import('./commands/filter-test.js')).filterTestCommand,
   bans: async () => (await import('./commands/bans.js')).bansCommand,

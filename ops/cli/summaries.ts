@@ -4,6 +4,7 @@
 // with them, 0.06 s without).
 export const SUMMARIES = {
   run: 'run the service (watchers, ledger, firewall, notifier)',
+  config: 'check the configuration, its filters and secrets, as run reads them (before a reload)',
   simulate: 'run the filters and rules over log files offline and print the decisions',
   'filter-test': 'test a filter against a log file, like fail2ban-regex',
   bans: 'list the bans in force now, or at a past time',

@@ -9,6 +9,7 @@ import { openChannel } from '../notifier/channels/open-channel.js'
 import type { ChannelConfig } from '../notifier/notifier-config.js'
 import { NotifierWorker } from '../notifier/notifier-worker.js'
 import { Outbox } from '../notifier/outbox.js'
+import { SecretError } from '../notifier/secrets.js'
 import { outboxDir } from './data-dir.js'
 
 /** Whether `channel` wants `d` (its `on:` and `jails:`). */
@@ -22,10 +23,17 @@ export async function openChannels(
   config: Config, env: Readonly<Record<string, string | undefined>>, now: () => Millis,
 ): Promise<Channel[]> {
   const opened: Channel[] = []
+  let at = ''
   try {
-    for (const c of config.notify.channels) opened.push(await openChannel(c, { env, now }))
+    for (const c of config.notify.channels) {
+      at = c.name
+      opened.push(await openChannel(c, { env, now }))
+    }
   } catch (err) {
     await Promise.all(opened.map(c => c.close()))
+    // Which channel, in which file: the secret's own message names only
+    // its variable or file.
+    if (err instanceof SecretError) err.message = `${config.path}: notify.channels.${at}: ${err.message}`
     throw err
   }
   return opened

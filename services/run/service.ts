@@ -23,6 +23,7 @@ import { buildFirewall } from './firewall-from-config.js'
 import { ledgerFeed } from './ledger-feed.js'
 import { buildNotifier, type Notifier } from './notifier-from-config.js'
 import { watchedJails } from './filters-from-config.js'
+import { checkRoles, ROLES, type Role } from './roles.js'
 import { rulesFromConfig } from './rules-from-config.js'
 
 export type ServiceDeps = Readonly<{
@@ -53,15 +54,6 @@ export function logDecision(logger: Logger, d: Decision): void {
   logger.info({ decision: { type: d.type, jail: d.jail, ip: d.ip, reason: d.reason, until, seq: d.seq } }, text)
 }
 
-export const ROLES = ['watcher', 'ledger', 'firewall', 'notifier'] as const
-export type Role = (typeof ROLES)[number]
-
-/** Roles on the embedded bus: all of them, in one process. */
-export class RoleError extends Error {
-  readonly code = 'BANLEDGER_ROLE_INVALID'
-  override readonly name = 'RoleError'
-}
-
 async function openBus(config: Config, deps: ServiceDeps, roles: readonly Role[], onDiverged: (err: Error) => void): Promise<Bus> {
   const { logger } = deps
   if (config.bus.kind === 'embedded') return new EmbeddedBus((err, where) => logger.error({ err }, '%s failed', where))
@@ -76,9 +68,7 @@ export function buildService(config: Config, deps: ServiceDeps & Readonly<{ role
   const now = deps.now ?? Date.now
   const roles = deps.roles ?? ROLES
   const has = (r: Role): boolean => roles.includes(r)
-  if (config.bus.kind === 'embedded' && ROLES.some(r => !has(r))) {
-    throw new RoleError(`--role ${roles.join(',')}: the embedded bus runs every role in one process; set bus: { nats: ... } in ${config.path} to split them`)
-  }
+  checkRoles(config, roles)
   const rules = rulesFromConfig(config)
   let ledger: Ledger | null = null
   let bus: Bus | null = null

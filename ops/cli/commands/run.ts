@@ -1,8 +1,7 @@
 import { pinoLogger } from '../logger.js'
 import type { Config } from '../../config/types.js'
-import { buildService, ROLES, type Role, type Service } from '../../../services/run/service.js'
-import { UsageError } from '../usage-error.js'
-import { CONFIG_HELP, configOption, parse, readConfig, type Command } from '../command.js'
+import { buildService, type Service } from '../../../services/run/service.js'
+import { CONFIG_HELP, configOption, parse, parseRoles, readConfig, roleOption, type Command } from '../command.js'
 
 const STOP_TIMEOUT = 10_000
 
@@ -27,9 +26,9 @@ ${CONFIG_HELP}
                     bus: nats may run fewer)
   -h, --help        this help`,
   async run(args, io) {
-    const { values } = parse('run', args, { ...configOption, role: { type: 'string', multiple: true } }, false)
+    const { values } = parse('run', args, { ...configOption, ...roleOption }, false)
     if (values.help === true) { io.out(this.help); return 0 }
-    const roles = parseRoles(values.role)
+    const roles = parseRoles('run', values.role)
     let config = await readConfig(values)
     const logger = pinoLogger(config.logLevel)
     const build = (c: Config): Service => {
@@ -104,16 +103,4 @@ ${CONFIG_HELP}
     await new Promise<never>(() => {}) // runs until a signal
     return 0
   },
-}
-
-/** `--role a --role b,c`; null when none was given (all roles). */
-function parseRoles(given: readonly string[] | undefined): Role[] | null {
-  if (given === undefined) return null
-  const roles: Role[] = []
-  for (const name of given.flatMap(g => g.split(','))) {
-    const role = ROLES.find(r => r === name.trim())
-    if (role === undefined) throw new UsageError(`run: --role ${JSON.stringify(name)}: expected ${ROLES.join(', ')}`)
-    if (!roles.includes(role)) roles.push(role)
-  }
-  return roles
 }

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats'
 import type { Logger } from 'pino'
-import { readSecret } from '../../notifier/secrets.js'
+import { readSecret, SecretError, type SecretRef } from '../../notifier/secrets.js'
 import type { NatsBusConfig } from '../bus-config.js'
 import { inboxPrefix } from './nats-names.js'
 
@@ -17,8 +17,9 @@ export type ConnectDeps = Readonly<{
   logger: Logger
 }>
 
-/** The connection options `config` describes, secrets resolved. */
-export async function connectionOptions(config: NatsBusConfig, deps: ConnectDeps): Promise<ConnectionOptions> {
+/** The connection options `config` describes, secrets resolved: rejects
+ *  with a SecretError naming the bus.nats key. */
+export async function connectionOptions(config: NatsBusConfig, deps: Omit<ConnectDeps, 'logger'>): Promise<ConnectionOptions> {
   const opts: ConnectionOptions = {
     servers: [...config.servers],
     name: deps.name,
@@ -34,9 +35,9 @@ export async function connectionOptions(config: NatsBusConfig, deps: ConnectDeps
     noAsyncTraces: true,
   }
   if (config.user !== null) opts.user = config.user
-  if (config.password !== null) opts.pass = await readSecret(config.password, deps.env)
-  if (config.token !== null) opts.token = await readSecret(config.token, deps.env)
-  if (config.creds !== null) opts.authenticator = credsAuthenticator(await readFile(config.creds))
+  if (config.password !== null) opts.pass = await secret('password', config.password, deps.env)
+  if (config.token !== null) opts.token = await secret('token', config.token, deps.env)
+  if (config.creds !== null) opts.authenticator = credsAuthenticator(await credsFile(config.creds))
   if (config.tls !== null) {
     const { caFile, certFile, keyFile } = config.tls
     opts.tls = {
@@ -46,6 +47,27 @@ export async function connectionOptions(config: NatsBusConfig, deps: ConnectDeps
     }
   }
   return opts
+}
+
+/** A secret of bus.nats, its key named in the error. */
+async function secret(key: string, ref: SecretRef, env: Readonly<Record<string, string | undefined>>): Promise<string> {
+  try {
+    return await readSecret(ref, env)
+  } catch (err) {
+    if (err instanceof SecretError) err.message = `bus.nats.${key}: ${err.message}`
+    throw err
+  }
+}
+
+/** A NATS credentials file (JWT and NKey seed): read as it is. */
+async function credsFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new SecretError(code === 'ENOENT' ? 'BANLEDGER_SECRET_MISSING' : 'BANLEDGER_SECRET_UNREADABLE', { file: path },
+      `bus.nats.creds: cannot read ${path}: ${code ?? String(err)}`, err)
+  }
 }
 
 /** Connects (waiting for a server if none answers yet) and logs the
