@@ -8,7 +8,7 @@ import type { RulesContext } from './rules/context.js'
 import { decide, decideTick, type DueState } from './rules/decide.js'
 import { pushDecisions } from './rules/decisions.js'
 import { evolve } from './rules/evolve.js'
-import { nextDue } from './rules/lifecycle.js'
+import { countStanding, nextDue, type JailStanding } from './rules/lifecycle.js'
 import type { AddressState, Ban, Decision, DomainEvent, LedgerEntry, LedgerInput, Millis } from './rules/types.js'
 import { DueIndex } from './store/due-index.js'
 import { LedgerStore, splitStateKey, stateKey, type IdKey, type StateWrite } from './store/ledger-store.js'
@@ -158,6 +158,22 @@ export class Ledger {
     const out: ActiveBan[] = []
     for (const b of this.#bans.values()) if (b.until > now) out.push(b)
     return out
+  }
+
+  /** Each jail's tracked addresses by where they stand at `now`, in jail
+   *  order (durable state only, as `addresses`). */
+  standings(now: Millis): JailStanding[] {
+    const byJail = new Map<string, JailStanding>()
+    for (const row of this.#rows.values()) {
+      if (row.state === null) continue
+      let counts = byJail.get(row.jail)
+      if (counts === undefined) {
+        counts = { jail: row.jail, tracked: 0, banned: 0, failing: 0, grace: 0 }
+        byJail.set(row.jail, counts)
+      }
+      countStanding(counts, row.state, this.#rules.policyFor(row.jail) ?? this.#rules.fallbackPolicy, now)
+    }
+    return [...byJail.values()].sort((a, b) => (a.jail < b.jail ? -1 : a.jail > b.jail ? 1 : 0))
   }
 
   /** When the next tick has something to do; undefined when nothing is due. */

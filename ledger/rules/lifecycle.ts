@@ -46,3 +46,18 @@ export function forgettable(s: AddressState, policy: JailPolicy, t: Millis): boo
 export function isEmptyState(s: AddressState): boolean {
   return s.ban === null && s.failures.length === 0 && s.graceUntil === 0 && s.bans === 0 && s.lastBanEnd === 0
 }
+
+/** Counts of one jail's tracked addresses by where they stand at a time, as
+ *  `banledger status` shows them (fail2ban-client status: currently failed,
+ *  currently banned). */
+export type JailStanding = { readonly jail: string; tracked: number; banned: number; failing: number; grace: number }
+
+/** Counts `s`, a tracked address of `counts.jail`, at `at`: banned while its
+ *  ban lasts, else failing while a counted failure is inside findtime; in
+ *  grace (either way) while its grace window is open. */
+export function countStanding(counts: JailStanding, s: AddressState, policy: JailPolicy, at: Millis): void {
+  counts.tracked++
+  if (s.ban !== null && s.ban.until > at) counts.banned++
+  else if (s.failures.length > 0 && lastFailure(s) > at - policy.findtime) counts.failing++
+  if (s.graceUntil > at) counts.grace++
+}

@@ -22,7 +22,7 @@ export async function busLedgerApi(
   const nc = await connect({ ...options, waitOnFirstConnect: false, maxReconnectAttempts: 3 })
   const bus = new NatsBus({ nc, config: nats, host, logger })
   const onLedgerHost = (what: string) => async (): Promise<never> => {
-    throw new UsageError(`${what} reads the ledger's log: run it on the ledger host (this host has no ledger in its data_dir)`)
+    throw new UsageError(`${what} needs the ledger itself: run it on the ledger host (this host has no ledger in its data_dir)`)
   }
   return {
     via: 'bus',
@@ -40,6 +40,7 @@ export async function busLedgerApi(
     },
     explain: onLedgerHost('explain'),
     verify: onLedgerHost('replay'),
+    status: onLedgerHost('status'),
     entries: onLedgerHost('events without bus access'),
     close: () => bus.close(),
   }

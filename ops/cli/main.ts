@@ -14,6 +14,7 @@ const COMMANDS: Readonly<Record<CommandName, () => Promise<Command>>> = {
   config: async () => (await import('./commands/config.js')).configCommand,
   simulate: async () => (await import('./commands/simulate.js')).simulateCommand,
   'filter-test': async () => (await import('./commands/filter-test.js')).filterTestCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
   bans: async () => (await import('./commands/bans.js')).bansCommand,
   explain: async () => (await import('./commands/explain.js')).explainCommand,
   events: async () => (await import('./commands/events.js')).eventsCommand,

@@ -7,6 +7,7 @@ export const SUMMARIES = {
   config: 'check the configuration, its filters and secrets, as run reads them (before a reload)',
   simulate: 'run the filters and rules over log files offline and print the decisions',
   'filter-test': 'test a filter against a log file, like fail2ban-regex',
+  status: 'each jail\'s addresses by where they stand now: banned, failing, in grace, tracked',
   bans: 'list the bans in force now, or at a past time',
   explain: 'show the ledger entries that led to an address\'s state',
   events: 'print the ledger\'s events and decisions (--follow: as they are committed)',

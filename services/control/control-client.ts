@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { wireTypes } from '../../proto/wire.js'
 import type { ChannelStatus } from '../notifier/notifier-worker.js'
 import {
-  bansFromWire, channelsFromWire, entriesFromWire, reportFromWire, requestToWire, resultsFromWire, type ControlCall,
+  bansFromWire, channelsFromWire, entriesFromWire, reportFromWire, requestToWire, resultsFromWire, statusFromWire, type ControlCall,
 } from './control-wire.js'
 import { readFrame, writeFrame } from './frames.js'
 import type { LedgerApi } from './ledger-api.js'
@@ -55,6 +55,7 @@ export function remoteLedgerApi(path: string): LedgerApi {
     explain: async ip => entriesFromWire(await call(path, { op: 'explain', ip })),
     entries: async (from, limit) => entriesFromWire(await call(path, { op: 'entries', from, limit })),
     verify: async () => reportFromWire(await call(path, { op: 'verify' })),
+    status: async () => statusFromWire(await call(path, { op: 'status' })),
     close: async () => {},
   }
 }

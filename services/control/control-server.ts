@@ -4,7 +4,7 @@ import { chmod, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { entryToWire, wireTypes } from '../../proto/wire.js'
 import type { ChannelStatus } from '../notifier/notifier-worker.js'
-import { bansToWire, channelsToWire, reportToWire, requestFromWire, resultsToWire } from './control-wire.js'
+import { bansToWire, channelsToWire, reportToWire, requestFromWire, resultsToWire, statusToWire } from './control-wire.js'
 import { PeerGoneError, readFrame, writeFrame } from './frames.js'
 import type { LedgerApi } from './ledger-api.js'
 
@@ -40,6 +40,7 @@ export async function serveControl(
         case 'entries': response = { entries: (await api.entries(call.from, Math.min(call.limit, ENTRIES_MAX))).map(entryToWire) }; break
         case 'verify': response = { report: reportToWire(await api.verify()) }; break
         case 'notifyStatus': response = { channels: channelsToWire(await notifyStatus()) }; break
+        case 'status': response = statusToWire(await api.status()); break
       }
     } catch (err) {
       if (err instanceof PeerGoneError) return

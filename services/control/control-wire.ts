@@ -6,7 +6,7 @@ import {
   banReasonWire, entryFromWire, eventFromWire, eventToWire, inputFromWire, inputToWire, WireError,
 } from '../../proto/wire.js'
 import type { ChannelStatus } from '../notifier/notifier-worker.js'
-import type { BanView } from './ledger-api.js'
+import type { BanView, LedgerStatus } from './ledger-api.js'
 
 type Msg = Record<string, unknown>
 const list = (m: Msg, f: string): Msg[] => (Array.isArray(m[f]) ? (m[f] as Msg[]) : [])
@@ -22,6 +22,7 @@ export type ControlCall =
   | { op: 'entries'; from: number; limit: number }
   | { op: 'verify' }
   | { op: 'notifyStatus' }
+  | { op: 'status' }
 
 export function requestToWire(call: ControlCall): Msg {
   switch (call.op) {
@@ -31,6 +32,7 @@ export function requestToWire(call: ControlCall): Msg {
     case 'entries': return { entries: { fromSeq: call.from, limit: call.limit } }
     case 'verify': return { verify: {} }
     case 'notifyStatus': return { notifyStatus: {} }
+    case 'status': return { status: {} }
   }
 }
 
@@ -48,6 +50,7 @@ export function requestFromWire(m: Msg): ControlCall {
     }
     case 'verify': return { op: 'verify' }
     case 'notifyStatus': return { op: 'notifyStatus' }
+    case 'status': return { op: 'status' }
     default: throw new WireError('ControlRequest: no request set')
   }
 }
@@ -82,3 +85,11 @@ export const channelsFromWire = (m: Msg): ChannelStatus[] =>
     oldestPendingAge: n(c['oldestPendingAge']) === 0 ? null : n(c['oldestPendingAge']),
     disabled: c['disabled'] === '' ? null : String(c['disabled']),
   }))
+
+export const statusToWire = (st: LedgerStatus): Msg => ({ seq: st.seq, jails: st.jails.map(j => ({ ...j })) })
+export const statusFromWire = (m: Msg): LedgerStatus => ({
+  seq: n(m['seq'] ?? 0),
+  jails: list(m, 'jails').map(j => ({
+    jail: String(j['jail']), tracked: n(j['tracked'] ?? 0), banned: n(j['banned'] ?? 0), failing: n(j['failing'] ?? 0), grace: n(j['grace'] ?? 0),
+  })),
+})

@@ -2,6 +2,7 @@
 // CLI opened the ledger itself) or over the control socket of the running
 // service, which holds the ledger's lock.
 import type { Ledger, SubmitResult } from '../../ledger/ledger.js'
+import type { JailStanding } from '../../ledger/rules/lifecycle.js'
 import type { BanReason, LedgerEntry, LedgerInput, Millis } from '../../ledger/rules/types.js'
 import { bansAsOf, entriesFor, entriesFrom, verify, type ReplayProgress, type VerifyReport } from '../../ledger/store/log-reader.js'
 
@@ -17,8 +18,12 @@ export interface LedgerApi {
   entries(from: number, limit: number): Promise<LedgerEntry[]>
   /** Replays the whole log and compares it with the stored projection. */
   verify(onProgress?: ReplayProgress): Promise<VerifyReport>
+  /** The last sequence, and each jail's addresses by where they stand now. */
+  status(): Promise<LedgerStatus>
   close(): Promise<void>
 }
+
+export type LedgerStatus = Readonly<{ seq: number; jails: readonly JailStanding[] }>
 
 /** The API over a ledger this process holds. `now` is the clock. */
 export function localLedgerApi(ledger: Ledger, now: () => Millis, onClose: () => Promise<void> = async () => {}): LedgerApi {
@@ -34,6 +39,7 @@ export function localLedgerApi(ledger: Ledger, now: () => Millis, onClose: () =>
     explain: ip => entriesFor(ledger.store, ip),
     entries: async (from, limit) => (limit < 1 ? [] : entriesFrom(ledger.store, from, limit)),
     verify: onProgress => verify(ledger.store, onProgress),
+    status: async () => ({ seq: ledger.seq, jails: ledger.standings(now()) }),
     close: onClose,
   }
 }

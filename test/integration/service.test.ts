@@ -82,6 +82,36 @@ t.test('SIGHUP reloads the config in-process: bans stay, new settings apply; a c
   t.equal(await service.exited, 0)
 })
 
+t.test('status counts each jail\'s addresses, through the running service and without it', async t => {
+  const dir = await tempDir(t)
+  const { config, log } = await writeConfig(dir, '  quiet:\n    filter: sshd\n    logpath: [/dev/null]\n')
+  const service = await startService(t, config)
+  const now = Date.now()
+  const line = (ip: string, i: number, text = `Failed password for root from ${ip} port 4242 ssh2`) => appendFile(log, sshdLine(new Date(now - 10_000 + i * 1000), text))
+  for (let i = 0; i < 3; i++) await line('192.0.2.20', i)
+  await line('192.0.2.21', 3)
+  await line('192.0.2.22', 4, 'Accepted password for alice from 192.0.2.22 port 4242 ssh2')
+  const status = async () => {
+    const r = await cli(['status', '--json', '--config', config])
+    if (r.code !== 0) throw new Error(r.stderr)
+    return JSON.parse(r.stdout) as { seq: number; service: boolean; jails: { jail: string; tracked: number }[] }
+  }
+  const live = await waitFor(async () => { const s = await status(); return s.jails[0]?.tracked === 3 ? s : null }, { timeout: 10_000, what: 'three addresses tracked' })
+  t.same(live.jails, [
+    { jail: 'ssh', configured: true, banned: 1, failing: 1, grace: 1, tracked: 3 },
+    { jail: 'quiet', configured: true, banned: 0, failing: 0, grace: 0, tracked: 0 },
+  ], 'config order; a jail with nothing tracked is listed')
+  t.equal(live.service, true)
+  t.ok(live.seq >= 5)
+  const text = await cli(['status', '--config', config])
+  t.match(text.stdout, /^ledger at sequence \d+, through the running service\njail +banned +failing +in grace +tracked\nssh +1 +1 +1 +3\nquiet +0 +0 +0 +0$/m)
+
+  service.child.kill('SIGTERM')
+  await service.exited
+  const direct = await status()
+  t.same(direct, { ...live, service: false }, 'the same, read directly once the service stopped')
+})
+
 t.test('operator commands work through the running service and without it', async t => {
   const dir = await tempDir(t)
   const { config } = await writeConfig(dir)

@@ -1,7 +1,7 @@
 // Given/when/then over the pure rules (R1-R9, DESIGN.md "The rules").
 import t from 'tap'
 import { makeRulesContext } from '../../ledger/rules/context.js'
-import { banLength } from '../../ledger/rules/lifecycle.js'
+import { banLength, countStanding } from '../../ledger/rules/lifecycle.js'
 import { decisionsOf } from '../../ledger/rules/decisions.js'
 import type { OperatorCommand } from '../../ledger/rules/types.js'
 import {
@@ -221,4 +221,23 @@ t.test('decisions carry the ledger sequence and deterministic ids', async t => {
   t.same(decisionsOf({ seq: 42, at: T0 + 2, cause: failure(IP, T0 + 2), events }), [{
     id: '42.1', type: 'ban', jail: 'ssh', ip: IP, at: T0 + 2, until: T0 + 2 + 5 * DAY, reason: 'maxretry', seq: 42, failures: 3,
   }])
+})
+
+t.test('status: where each address stands at a time (banned, failing, in grace, tracked)', async t => {
+  const [A, B, C, D] = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']
+  const h = new RulesHarness().given(
+    failure(A, T0), failure(A, T0 + MIN), failure(A, T0 + 2 * MIN), // banned for 5 days
+    failure(B, T0), // one counted failure
+    success(C, T0), failure(C, T0 + MIN), // grace (48h), the failure absorbed
+    failure(D, T0 - 46 * HOUR - 30 * MIN), // a counted failure about to leave the window
+  )
+  const standing = (at: number) => {
+    const counts = { jail: 'ssh', tracked: 0, banned: 0, failing: 0, grace: 0 }
+    for (const s of h.states.values()) countStanding(counts, s, policy(), at)
+    return counts
+  }
+  t.same(standing(T0 + HOUR), { jail: 'ssh', tracked: 4, banned: 1, failing: 2, grace: 1 }, 'A banned; B and D failing; C in grace')
+  t.same(standing(T0 + 2 * HOUR), { jail: 'ssh', tracked: 4, banned: 1, failing: 1, grace: 1 }, "D's failure left findtime: tracked, not failing")
+  t.same(standing(T0 + 3 * DAY), { jail: 'ssh', tracked: 4, banned: 1, failing: 0, grace: 0 }, 'the grace window closed')
+  t.same(standing(T0 + 6 * DAY), { jail: 'ssh', tracked: 4, banned: 0, failing: 0, grace: 0 }, 'a ban past its end is not in force, tick or not')
 })

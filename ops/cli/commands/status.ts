@@ -1,0 +1,57 @@
+// banledger status [--json]
+import type { JailStanding } from '../../../ledger/rules/lifecycle.js'
+import { CONFIG_HELP, configOption, parse, readConfig, type Command } from '../command.js'
+import { openLedgerApi } from '../ledger-access.js'
+import { UsageError } from '../usage-error.js'
+
+const VIA = { service: 'through the running service', direct: 'read directly: the service is not running', bus: 'over NATS' } as const
+
+export const statusCommand: Command = {
+  help: `Usage: banledger status [--json] [--config FILE]
+
+Each jail's addresses by where they stand now, as fail2ban-client status
+counts them: banned (bans in force), failing (not banned, with a counted
+failure inside findtime), in grace (inside a grace window) and tracked
+(every address the ledger holds state for: counters, grace windows, bans,
+and past bans remembered for repeat offenders). Jails of the config come
+first, in its order, then those only the ledger knows. Also says whether
+the service runs (the command goes through it) and the ledger's sequence.
+
+Options:
+  --json            one JSON object: {"seq", "service", "jails": [{"jail",
+                    "configured", "banned", "failing", "grace", "tracked"}]}
+${CONFIG_HELP}`,
+  async run(args, io) {
+    const { values, positionals } = parse('status', args, { ...configOption, json: { type: 'boolean' } })
+    if (values.help === true) { io.out(this.help); return 0 }
+    if (positionals.length > 0) throw new UsageError(`status: unexpected argument ${JSON.stringify(positionals[0])}`)
+    const config = await readConfig(values)
+    const api = await openLedgerApi(config, { create: false, env: io.env })
+    try {
+      const { seq, jails } = await api.status()
+      const known = new Map(jails.map(j => [j.jail, j]))
+      const none = (jail: string): JailStanding => ({ jail, tracked: 0, banned: 0, failing: 0, grace: 0 })
+      const rows = [
+        ...config.jails.map(j => ({ ...(known.get(j.name) ?? none(j.name)), configured: true })),
+        ...jails.filter(j => !config.jails.some(c => c.name === j.jail)).map(j => ({ ...j, configured: false })),
+      ]
+      if (values.json === true) {
+        io.out(JSON.stringify({
+          seq, service: api.via === 'service',
+          jails: rows.map(r => ({ jail: r.jail, configured: r.configured, banned: r.banned, failing: r.failing, grace: r.grace, tracked: r.tracked })),
+        }))
+        return 0
+      }
+      io.out(`ledger at sequence ${seq}, ${VIA[api.via]}`)
+      const table = [['jail', 'banned', 'failing', 'in grace', 'tracked'],
+        ...rows.map(r => [r.configured ? r.jail : `${r.jail} (not in the config)`, String(r.banned), String(r.failing), String(r.grace), String(r.tracked)])]
+      const widths = table[0]?.map((_, i) => Math.max(...table.map(row => (row[i] ?? '').length))) ?? []
+      for (const row of table) {
+        io.out(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ').trimEnd())
+      }
+    } finally {
+      await api.close()
+    }
+    return 0
+  },
+}
