@@ -10,7 +10,24 @@ t.test('given a valid config, then it says what it checked and exits 0', async t
   const r = await cli(['config', 'check', '--config', config])
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, `${config}: OK for watcher, ledger, firewall, notifier (bus: embedded, firewall: dry-run)`)
-  t.match(r.stdout, /^ {2}jail ssh: reads 1 log path, with a success filter$/m)
+  t.match(r.stdout, /^ {2}jail ssh: maxretry 3 in 2d, bantime 5d, grace 2d absorbing at most 10 failures, a success lifts a ban\n {4}reads 1 log path, with a success filter$/m)
+})
+
+t.test('given jails that inherit some keys and set others, then each jail\'s rules are printed as they apply', async t => {
+  const { config } = await writeConfig(await tempDir(t), `    bantime_increment: { factor: 2, max: 30d }
+  web:
+    filter: sshd
+    logpath: [/dev/null]
+    maxretry: 5
+    findtime: 10m
+    grace: 1h
+    grace_max_failures: 3
+    success_lifts_ban: false
+`)
+  const r = await cli(['config', 'check', '--config', config])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^ {2}jail ssh: maxretry 3 in 2d, bantime 5d \(x2 per repeat, at most 30d\), grace 2d absorbing at most 10 failures, a success lifts a ban$/m)
+  t.match(r.stdout, /^ {2}jail web: maxretry 5 in 10m, bantime 5d, grace 1h absorbing at most 3 failures\n {4}reads 1 log path$/m)
 })
 
 t.test('given problems in the file, then every one is named with its line and path, exit 78', async t => {
@@ -66,7 +83,7 @@ t.test('given --role, then only what those roles need is checked', async t => {
   r = await cli(['config', 'check', '--role', 'firewall,ledger', '--config', embedded.config])
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /OK for firewall, ledger \(bus: nats, firewall: dry-run\)/)
-  t.notMatch(r.stdout, /jail/, 'no filter looked up for roles that read no log')
+  t.notMatch(r.stdout, /reads/, 'no filter looked up for roles that read no log')
   r = await cli(['config', 'check', '--role', 'watcher', '--config', embedded.config])
   t.equal(r.code, 78)
   t.match(r.stderr, /unknown filter "no-such-filter"/)
