@@ -20,7 +20,6 @@ export { HOST_NAME, HOST_NAME_FORMS, JAIL_NAME, JAIL_NAME_FORMS, show }
 
 export const FILTER_NAME = /^[A-Za-z0-9._/-]{1,200}$/
 
-
 /** Service names accepted in `ports`. */
 export const PORT_NAMES: Readonly<Record<string, number>> = Object.freeze({
   ssh: 22,
@@ -291,4 +290,3 @@ export const KNOWN_KEYS = Object.freeze({
   jail: Object.freeze(Object.keys(jailSchema.shape)),
   increment: Object.freeze(Object.keys(incrementSchema.shape)),
 })
-

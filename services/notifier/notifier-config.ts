@@ -73,13 +73,11 @@ export type NotifyConfig = Readonly<{
   channels: readonly ChannelConfig[]
 }>
 
-
 // No leading `-`: sendmail would read the address as an option.
 const EMAIL = /^(?!-)[^\s@<>()",;:\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/
 const email = (value: unknown) => (typeof value === 'string' && EMAIL.test(value) ? value : undefined)
 const decisionType = (value: unknown) => (value === 'ban' || value === 'unban' ? value : undefined)
 const jailName = (value: unknown) => (typeof value === 'string' && JAIL_NAME.test(value) ? value : undefined)
-
 
 /** An SMTP login name: not a secret, so plain text is accepted too. */
 const loginName = () =>

@@ -554,4 +554,3 @@ async function endOfLastLine(fh: FileHandle, size: number, buf: Buffer): Promise
   }
   return 0
 }
-

@@ -51,7 +51,6 @@ export type OffsetStoreOptions = Readonly<{
 const DAY = 24 * 60 * 60 * 1000
 const FORMAT_VERSION = 1
 
-
 export class OffsetStore {
   readonly #file: string
   readonly #flushInterval: number

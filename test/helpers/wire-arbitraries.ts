@@ -15,4 +15,3 @@ export const state: fc.Arbitrary<AddressState> = fc.record({
   ban: fc.option(fc.record({ since: int64, until: int64, reason: fc.constantFrom('maxretry', 'operator', 'import'), repeat: uint32 }), { nil: null }),
   bans: uint32, lastBanEnd: int64,
 }) as fc.Arbitrary<AddressState>
-

@@ -48,7 +48,6 @@ function run(t: Test, args: readonly string[]): { child: ChildProcess; out: () =
   return { child, out: () => out, err: () => err, exited }
 }
 
-
 let ops = 0
 const operator = (action: 'ban' | 'unban' | 'pardon', jail: string, ip: string, at: number): LedgerInput =>
   ({ type: 'operator', action, id: `op-${++ops}`, jail, ip, at, actor: 'test', reason: 'by hand' })

@@ -230,7 +230,6 @@ if (await requireNatsServer(t)) {
     await t.rejects(connectAs(t, nats, 'ledger', { tls: null }), /TLS|tls/, 'the server requires TLS')
   })
 
-
   // -- What the permissions cannot see ------------------------------------------
   // nats-server checks a publish's subject against the permissions, never its
   // reply subject, nor a push consumer's deliver subject; the server (JetStream)

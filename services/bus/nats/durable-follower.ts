@@ -18,7 +18,6 @@ export type FollowerOptions = Readonly<{
   logger: Logger
 }>
 
-
 export class DurableFollower {
   readonly #o: FollowerOptions
   #messages: ConsumerMessages | null = null

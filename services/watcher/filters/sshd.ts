@@ -152,7 +152,6 @@ function sshdMessage(rest: string): string | null {
   return rest.slice(i + 2, end)
 }
 
-
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57
 }
