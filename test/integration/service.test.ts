@@ -84,7 +84,7 @@ t.test('SIGHUP reloads the config in-process: bans stay, new settings apply; a c
 
 t.test('status counts each jail\'s addresses, through the running service and without it', async t => {
   const dir = await tempDir(t)
-  const { config, log } = await writeConfig(dir, '  quiet:\n    filter: sshd\n    logpath: [/dev/null]\n')
+  const { config, log } = await writeConfig(dir, `  quiet:\n    filter: sshd\n    logpath: [${join(dir, 'missing.log')}, ${join(dir, 'logs', '*.log')}]\n`)
   const service = await startService(t, config)
   const now = Date.now()
   const line = (ip: string, i: number, text = `Failed password for root from ${ip} port 4242 ssh2`) => appendFile(log, sshdLine(new Date(now - 10_000 + i * 1000), text))
@@ -94,17 +94,31 @@ t.test('status counts each jail\'s addresses, through the running service and wi
   const status = async () => {
     const r = await cli(['status', '--json', '--config', config])
     if (r.code !== 0) throw new Error(r.stderr)
-    return JSON.parse(r.stdout) as { seq: number; service: boolean; jails: { jail: string; tracked: number }[] }
+    return JSON.parse(r.stdout) as { seq: number; service: boolean; jails: { jail: string; tracked: number }[]; sources: { files: { read: number | null; size: number | null }[] }[] }
   }
-  const live = await waitFor(async () => { const s = await status(); return s.jails[0]?.tracked === 3 ? s : null }, { timeout: 10_000, what: 'three addresses tracked' })
+  const live = await waitFor(async () => {
+    const s = await status()
+    const file = s.sources[0]?.files[0]
+    return s.jails[0]?.tracked === 3 && file?.read === file?.size ? s : null // offsets are stored about once a second
+  }, { timeout: 10_000, what: 'three addresses tracked, the log read to the end' })
   t.same(live.jails, [
     { jail: 'ssh', configured: true, banned: 1, failing: 1, grace: 1, tracked: 3 },
     { jail: 'quiet', configured: true, banned: 0, failing: 0, grace: 0, tracked: 0 },
   ], 'config order; a jail with nothing tracked is listed')
   t.equal(live.service, true)
   t.ok(live.seq >= 5)
+  const size = (await readFile(log)).length
+  t.same(live.sources, [
+    { jail: 'ssh', journal: false, files: [{ path: log, read: size, size, error: null }] },
+    { jail: 'quiet', journal: false, files: [
+      { path: join(dir, 'missing.log'), read: null, size: null, error: 'ENOENT' },
+      { path: join(dir, 'logs', '*.log'), read: null, size: null, error: 'no file matches' },
+    ] },
+  ], "each jail's files: read to the end, missing, a glob that matches nothing")
   const text = await cli(['status', '--config', config])
   t.match(text.stdout, /^ledger at sequence \d+, through the running service\njail +banned +failing +in grace +tracked\nssh +1 +1 +1 +3\nquiet +0 +0 +0 +0$/m)
+  t.match(text.stdout, new RegExp(`^ {2}ssh +${log} +${size} bytes, read to the end$`, 'm'))
+  t.match(text.stdout, /no such file \(the service waits for it\)\n.*no file matches yet \(the service looks again\)$/m)
 
   service.child.kill('SIGTERM')
   await service.exited

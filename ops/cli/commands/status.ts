@@ -2,6 +2,7 @@
 import type { JailStanding } from '../../../ledger/rules/lifecycle.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type Command } from '../command.js'
 import { openLedgerApi } from '../ledger-access.js'
+import { jailSources, readText } from '../log-sources.js'
 import { UsageError } from '../usage-error.js'
 
 const VIA = { service: 'through the running service', direct: 'read directly: the service is not running', bus: 'over NATS' } as const
@@ -15,11 +16,16 @@ failure inside findtime), in grace (inside a grace window) and tracked
 (every address the ledger holds state for: counters, grace windows, bans,
 and past bans remembered for repeat offenders). Jails of the config come
 first, in its order, then those only the ledger knows. Also says whether
-the service runs (the command goes through it) and the ledger's sequence.
+the service runs (the command goes through it) and the ledger's sequence,
+and what this host's watcher reads for each jail: each file its logpath
+names or matches now, its size, and how far the watcher has read it (as
+stored, about once a second), or why it cannot be read.
 
 Options:
   --json            one JSON object: {"seq", "service", "jails": [{"jail",
-                    "configured", "banned", "failing", "grace", "tracked"}]}
+                    "configured", "banned", "failing", "grace", "tracked"}],
+                    "sources": [{"jail", "journal", "files": [{"path",
+                    "size", "read", "error"}]}]}
 ${CONFIG_HELP}`,
   async run(args, io) {
     const { values, positionals } = parse('status', args, { ...configOption, json: { type: 'boolean' } })
@@ -35,10 +41,12 @@ ${CONFIG_HELP}`,
         ...config.jails.map(j => ({ ...(known.get(j.name) ?? none(j.name)), configured: true })),
         ...jails.filter(j => !config.jails.some(c => c.name === j.jail)).map(j => ({ ...j, configured: false })),
       ]
+      const sources = await jailSources(config)
       if (values.json === true) {
         io.out(JSON.stringify({
           seq, service: api.via === 'service',
           jails: rows.map(r => ({ jail: r.jail, configured: r.configured, banned: r.banned, failing: r.failing, grace: r.grace, tracked: r.tracked })),
+          sources,
         }))
         return 0
       }
@@ -48,6 +56,14 @@ ${CONFIG_HELP}`,
       const widths = table[0]?.map((_, i) => Math.max(...table.map(row => (row[i] ?? '').length))) ?? []
       for (const row of table) {
         io.out(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ').trimEnd())
+      }
+      io.out('')
+      io.out("what this host's watcher reads:")
+      const jailWidth = Math.max(...sources.map(j => j.jail.length))
+      const pathWidth = Math.max(0, ...sources.flatMap(j => j.files.map(f => f.path.length)))
+      for (const j of sources) {
+        if (j.journal) io.out(`  ${j.jail.padEnd(jailWidth)}  the systemd journal`)
+        for (const f of j.files) io.out(`  ${j.jail.padEnd(jailWidth)}  ${f.path.padEnd(pathWidth)}  ${readText(f)}`)
       }
     } finally {
       await api.close()
