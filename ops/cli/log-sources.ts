@@ -4,8 +4,8 @@
 // watcher last stored for that path (offsets are written about once a
 // second, so a busy file looks a little behind).
 import { open } from 'node:fs/promises'
-import fg from 'fast-glob'
 import { offsetsFile } from '../../services/run/data-dir.js'
+import { filesMatching, isGlob } from '../../services/watcher/log-globs.js'
 import { OffsetStore } from '../../services/watcher/offset-store.js'
 import type { Config } from '../config/types.js'
 
@@ -28,9 +28,9 @@ export const NO_MATCH = 'no file matches'
 /** The files of `pattern`: those a glob matches now (null: none), or the
  *  path as it is. */
 async function filesOf(pattern: string): Promise<string[] | null> {
-  if (!fg.isDynamicPattern(pattern)) return [pattern]
-  const matches = await fg(pattern, { onlyFiles: true, absolute: true, followSymbolicLinks: true, suppressErrors: true })
-  return matches.length === 0 ? null : matches.sort()
+  if (!isGlob(pattern)) return [pattern]
+  const matches = await filesMatching(pattern)
+  return matches.length === 0 ? null : matches
 }
 
 /** The size of `path`, opened for reading as the watcher opens it. */

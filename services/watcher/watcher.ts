@@ -7,7 +7,6 @@
 //
 // Jails on the journal with the same matches share one journalctl (one
 // source, keyed `journal:<matches>`), as jails on one file share a follower.
-import fg from 'fast-glob'
 import type { Logger } from 'pino'
 import type { LogEvent, Millis } from '../../ledger/rules/types.js'
 import type { Bus } from '../bus/bus.js'
@@ -16,6 +15,7 @@ import type { LineFilter } from './filters/filter.js'
 import { JournalFollower, type JournalLine } from './journal-follower.js'
 import { formatMatch, type JournalMatch } from './journal-match.js'
 import { parseSyslogTime } from './filters/syslog-time.js'
+import { filesMatching, isGlob } from './log-globs.js'
 import { OffsetStore } from './offset-store.js'
 
 export type WatchedJail = Readonly<{
@@ -49,8 +49,6 @@ const MIN_BACKOFF = 1000
  *  apart (10 s with the default 250 ms), at least every second. */
 const GLOB_RESCAN_POLLS = 40
 
-/** True when `path` holds glob syntax (`*`, `?`, `[...]`, `{a,b}`). */
-export const isGlob = (path: string): boolean => fg.isDynamicPattern(path)
 const MAX_BACKOFF = 60_000
 const UNTRUSTED_MAX = 200
 
@@ -162,7 +160,7 @@ export class Watcher {
       if (this.#closed !== null) return
       let matches: string[]
       try {
-        matches = await fg(pattern, { onlyFiles: true, absolute: true, followSymbolicLinks: true, suppressErrors: true })
+        matches = await filesMatching(pattern)
       } catch (err) {
         this.#opts.logger.warn({ pattern, err: (err as Error).message }, 'logpath pattern %s: %s', pattern, (err as Error).message)
         continue
@@ -171,7 +169,7 @@ export class Watcher {
         this.#unmatched.add(pattern)
         this.#opts.logger.info({ pattern }, 'no file matches %s yet; looking again every %ds', pattern, this.#rescanEvery() / 1000)
       }
-      for (const path of matches.sort()) {
+      for (const path of matches) {
         if (this.#followed.some(f => f.name === path)) continue
         this.#unmatched.delete(pattern)
         const f = followed(path, null, jails)

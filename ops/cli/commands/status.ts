@@ -1,5 +1,4 @@
 // banledger status [--json]
-import type { JailStanding } from '../../../ledger/rules/lifecycle.js'
 import { CONFIG_HELP, configOption, parse, readConfig, type Command } from '../command.js'
 import { openLedgerApi } from '../ledger-access.js'
 import { jailSources, readText } from '../log-sources.js'
@@ -36,18 +35,18 @@ ${CONFIG_HELP}`,
     try {
       const { seq, jails } = await api.status()
       const known = new Map(jails.map(j => [j.jail, j]))
-      const none = (jail: string): JailStanding => ({ jail, tracked: 0, banned: 0, failing: 0, grace: 0 })
+      const row = (jail: string, configured: boolean) => {
+        const s = known.get(jail)
+        return { jail, configured, banned: s?.banned ?? 0, failing: s?.failing ?? 0, grace: s?.grace ?? 0, tracked: s?.tracked ?? 0 }
+      }
+      const configured = new Set(config.jails.map(j => j.name))
       const rows = [
-        ...config.jails.map(j => ({ ...(known.get(j.name) ?? none(j.name)), configured: true })),
-        ...jails.filter(j => !config.jails.some(c => c.name === j.jail)).map(j => ({ ...j, configured: false })),
+        ...config.jails.map(j => row(j.name, true)),
+        ...jails.filter(j => !configured.has(j.jail)).map(j => row(j.jail, false)),
       ]
       const sources = await jailSources(config)
       if (values.json === true) {
-        io.out(JSON.stringify({
-          seq, service: api.via === 'service',
-          jails: rows.map(r => ({ jail: r.jail, configured: r.configured, banned: r.banned, failing: r.failing, grace: r.grace, tracked: r.tracked })),
-          sources,
-        }))
+        io.out(JSON.stringify({ seq, service: api.via === 'service', jails: rows, sources }))
         return 0
       }
       io.out(`ledger at sequence ${seq}, ${VIA[api.via]}`)
